@@ -1,0 +1,457 @@
+"""How one unit of parallel work runs: timeout, retries, concurrency limit, record, events.
+
+Every branch, work item and voter of every graph runs through `run_unit`, so the failure
+policy behaves the same everywhere. LangGraph's own node-level `TimeoutPolicy` and
+`error_handler` are not used for branches because (1) they cannot time out sync callables,
+(2) the items of a chunked fan-out are not nodes, and (3) a failure record needs the elapsed
+time and attempt count that only the code around the call knows. Retries follow LangGraph's
+`RetryPolicy` exactly (same fields, same backoff, same default `retry_on`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import os
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar, cast
+
+from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
+from langchain_core.messages import AIMessage
+from langchain_core.messages.ai import UsageMetadata, add_usage
+from langchain_core.outputs import ChatGeneration, LLMResult
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables.config import var_child_runnable_config
+from langgraph._internal._runnable import RunnableCallable
+from langgraph.errors import GraphBubbleUp, NodeTimeoutError
+from langgraph.types import RetryPolicy, StreamWriter, TimeoutPolicy
+
+from langgraph_parallel.nodes.limits import ConcurrencyLimit
+from langgraph_parallel.state.records import BranchResult, BranchStatus
+
+T = TypeVar("T")
+
+RetryLike = RetryPolicy | Sequence[RetryPolicy]
+TimeoutLike = float | timedelta | TimeoutPolicy
+
+_SYNC_WORKERS = int(os.environ.get("LANGGRAPH_PARALLEL_SYNC_WORKERS", "256"))
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def sync_pool() -> ThreadPoolExecutor:
+    """The thread pool that runs sync callables, so they are not capped by the loop's default.
+
+    Its size is `LANGGRAPH_PARALLEL_SYNC_WORKERS` (default 256); threads start on demand.
+    """
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(_SYNC_WORKERS, thread_name_prefix="langgraph-parallel")
+    return _pool
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, in the caller's context."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    # A loop already runs in this thread (e.g. a notebook): run on a helper thread instead.
+    ctx = contextvars.copy_context()
+    return sync_pool().submit(ctx.run, asyncio.run, coro).result()
+
+
+def timeout_seconds(timeout: TimeoutLike | None, *, what: str) -> float | None:
+    """Read a timeout given as seconds, a `timedelta` or a `TimeoutPolicy`."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, TimeoutPolicy):
+        if timeout.idle_timeout is not None:
+            raise ValueError(
+                f"{what}: idle_timeout is not supported for branches; "
+                "use TimeoutPolicy(run_timeout=...) or a number of seconds"
+            )
+        timeout = timeout.run_timeout
+        if timeout is None:
+            return None
+    seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+        raise ValueError(f"{what}: timeout must be a positive number of seconds, got {timeout!r}")
+    return float(seconds)
+
+
+def retry_policies(retry: RetryLike | None, *, what: str) -> tuple[RetryPolicy, ...]:
+    """Normalise a `RetryPolicy` or a sequence of them; check the type."""
+    if retry is None:
+        return ()
+    policies = (retry,) if isinstance(retry, RetryPolicy) else tuple(retry)
+    for policy in policies:
+        if not isinstance(policy, RetryPolicy):
+            raise TypeError(
+                f"{what}: retry must be a langgraph.types.RetryPolicy or a sequence of them, "
+                f"got {type(policy).__name__}"
+            )
+    return policies
+
+
+def _matches(policy: RetryPolicy, exc: Exception) -> bool:
+    retry_on = policy.retry_on
+    if isinstance(retry_on, type):
+        return isinstance(exc, retry_on)
+    if isinstance(retry_on, Sequence):
+        return isinstance(exc, tuple(retry_on))
+    return bool(retry_on(exc))
+
+
+def _retry_delay(policies: Sequence[RetryPolicy], exc: Exception, failures: int) -> float | None:
+    """Seconds to wait before retrying, or `None` to give up (LangGraph's rules)."""
+    policy = next((p for p in policies if _matches(p, exc)), None)
+    if policy is None or failures >= policy.max_attempts:
+        return None
+    interval = min(
+        policy.max_interval, policy.initial_interval * policy.backoff_factor ** (failures - 1)
+    )
+    return interval + random.uniform(0, 1) if policy.jitter else interval
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How a unit of work is run: its timeout, retries and failure mode."""
+
+    timeout: float | None = None
+    retry: tuple[RetryPolicy, ...] = ()
+    fail_fast: bool = False
+
+
+def _is_async_callable(fn: Any) -> bool:
+    # A callable object counts as async when its class's __call__ is a coroutine function.
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(type(fn), "__call__", None)
+    )
+
+
+class Unit:
+    """A branch, worker or voter, adapted so it can be awaited with an input and a config.
+
+    Plain functions get LangGraph's own argument injection (`config`, `writer`, `runtime`,
+    `store`), exactly as if they were nodes. Sync callables run on `sync_pool()`.
+    """
+
+    __slots__ = ("label", "runnable", "sync")
+
+    def __init__(self, thing: Any, *, label: str) -> None:
+        self.label = label
+        if isinstance(thing, Runnable):
+            self.runnable: Runnable[Any, Any] = thing
+            self.sync = isinstance(thing, RunnableLambda) and not hasattr(thing, "afunc")
+        elif callable(thing):
+            if inspect.isgeneratorfunction(thing) or inspect.isasyncgenfunction(thing):
+                raise TypeError(
+                    f"{label} is a generator function; return a value instead of yielding"
+                )
+            self.sync = not _is_async_callable(thing)
+            self.runnable = (
+                RunnableCallable(thing, None, trace=False)
+                if self.sync
+                else RunnableCallable(None, thing, trace=False)
+            )
+        else:
+            raise TypeError(
+                f"{label} must be a function, a Runnable or a compiled graph, "
+                f"got {type(thing).__name__}: {thing!r:.60}"
+            )
+
+    async def __call__(self, value: Any, config: RunnableConfig) -> Any:
+        if self.sync:
+            loop = asyncio.get_running_loop()
+            ctx = contextvars.copy_context()
+            return await loop.run_in_executor(
+                sync_pool(), ctx.run, self.runnable.invoke, value, config
+            )
+        return await self.runnable.ainvoke(value, config)
+
+
+class _UsageBox:
+    __slots__ = ("lock", "usage")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.usage: UsageMetadata | None = None
+
+    def add(self, usage: UsageMetadata) -> None:
+        with self.lock:
+            self.usage = add_usage(self.usage, usage)
+
+
+_usage_box: contextvars.ContextVar[_UsageBox | None] = contextvars.ContextVar(
+    "langgraph_parallel_usage", default=None
+)
+
+
+def _usage_of(result: LLMResult) -> UsageMetadata | None:
+    total: UsageMetadata | None = None
+    for generations in result.generations:
+        for generation in generations:
+            if isinstance(generation, ChatGeneration) and isinstance(generation.message, AIMessage):
+                usage = generation.message.usage_metadata
+                if usage:
+                    total = add_usage(total, usage)
+    return total
+
+
+class _UsageCollector(BaseCallbackHandler):
+    """Adds each model call's usage to the box of the unit it runs in (a context variable)."""
+
+    run_inline = True
+
+    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        box = _usage_box.get()
+        if box is not None and (usage := _usage_of(response)) is not None:
+            box.add(usage)
+
+
+_COLLECTOR = _UsageCollector()
+
+
+def with_usage_collector(config: RunnableConfig) -> RunnableConfig:
+    """A copy of `config` whose callbacks record model usage per unit of work."""
+    callbacks = config.get("callbacks")
+    if isinstance(callbacks, BaseCallbackManager):
+        manager = callbacks.copy()
+        manager.add_handler(_COLLECTOR, inherit=True)
+        return {**config, "callbacks": manager}
+    return {**config, "callbacks": [*(callbacks or ()), _COLLECTOR]}
+
+
+def unit_config(config: RunnableConfig, branch: str, index: int) -> RunnableConfig:
+    """The config a unit runs with: tagged so its model calls can be told apart in streams."""
+    metadata = {**config.get("metadata", {}), "lgp_branch": branch, "lgp_index": index}
+    return {**config, "metadata": metadata}
+
+
+def _error(exc: BaseException) -> dict[str, str]:
+    return {"type": type(exc).__name__, "message": str(exc)}
+
+
+def _record(
+    branch: str,
+    index: int,
+    status: BranchStatus,
+    *,
+    value: Any = None,
+    exc: BaseException | None = None,
+    elapsed: float = 0.0,
+    attempts: int = 0,
+    usage: UsageMetadata | None = None,
+) -> BranchResult:
+    return {
+        "branch": branch,
+        "index": index,
+        "status": status,
+        "value": value,
+        "error": None if exc is None else cast(Any, _error(exc)),
+        "elapsed": elapsed,
+        "attempts": attempts,
+        "usage": usage,
+    }
+
+
+def cancelled_record(branch: str, index: int, *, elapsed: float = 0.0) -> BranchResult:
+    """The record of a unit stopped before it finished."""
+    return _record(branch, index, "cancelled", elapsed=elapsed)
+
+
+def _event(kind: str, branch: str, index: int, **fields: Any) -> dict[str, Any]:
+    return {"kind": "branch", "event": kind, "branch": branch, "index": index, **fields}
+
+
+async def _attempt(unit: Unit, value: Any, config: RunnableConfig, timeout: float | None) -> Any:
+    if timeout is None:
+        return await unit(value, config)
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout) as scope:
+            return await unit(value, config)
+    except TimeoutError:
+        if scope.expired():
+            raise NodeTimeoutError(
+                unit.label, time.perf_counter() - started, kind="run", run_timeout=timeout
+            ) from None
+        raise
+
+
+async def run_unit(
+    unit: Unit,
+    value: Any,
+    *,
+    branch: str,
+    index: int,
+    config: RunnableConfig,
+    policy: Policy,
+    limit: ConcurrencyLimit | None = None,
+    writer: StreamWriter | None = None,
+) -> BranchResult:
+    """Run one unit of work under `policy` and return its record.
+
+    Under `fail_fast` the unit's final error is raised instead of recorded. Interrupts and
+    other LangGraph control flow (`GraphBubbleUp`) and cancellation always propagate.
+    """
+    token = var_child_runnable_config.set(config)
+    box = _UsageBox()
+    box_token = _usage_box.set(box)
+    started = time.perf_counter()
+    attempts = 0
+    try:
+        while True:
+            attempts += 1
+            if limit is not None:
+                await limit.acquire()
+            if writer is not None:
+                writer(
+                    _event("start" if attempts == 1 else "retry", branch, index, attempt=attempts)
+                )
+            try:
+                result = await _attempt(unit, value, config, policy.timeout)
+            except GraphBubbleUp:
+                raise
+            except Exception as exc:
+                delay = _retry_delay(policy.retry, exc, attempts)
+                if delay is None:
+                    status: BranchStatus = (
+                        "timeout" if isinstance(exc, NodeTimeoutError) else "error"
+                    )
+                    elapsed = time.perf_counter() - started
+                    if writer is not None:
+                        writer(
+                            _event(
+                                "error",
+                                branch,
+                                index,
+                                status=status,
+                                error=_error(exc),
+                                elapsed=elapsed,
+                                attempts=attempts,
+                            )
+                        )
+                    if policy.fail_fast:
+                        raise
+                    return _record(
+                        branch,
+                        index,
+                        status,
+                        exc=exc,
+                        elapsed=elapsed,
+                        attempts=attempts,
+                        usage=box.usage,
+                    )
+            else:
+                elapsed = time.perf_counter() - started
+                if writer is not None:
+                    writer(
+                        _event(
+                            "finish", branch, index, status="ok", elapsed=elapsed, attempts=attempts
+                        )
+                    )
+                return _record(
+                    branch,
+                    index,
+                    "ok",
+                    value=result,
+                    elapsed=elapsed,
+                    attempts=attempts,
+                    usage=box.usage,
+                )
+            finally:
+                if limit is not None:
+                    limit.release()
+            await asyncio.sleep(delay)
+    finally:
+        _usage_box.reset(box_token)
+        var_child_runnable_config.reset(token)
+
+
+async def run_units(
+    unit: Unit,
+    items: Sequence[tuple[int, Any]],
+    *,
+    branch: str,
+    config: RunnableConfig,
+    policy: Policy,
+    limit: ConcurrencyLimit | None = None,
+    writer: StreamWriter | None = None,
+) -> list[BranchResult]:
+    """Run many items of one unit concurrently; records come back in `items` order.
+
+    Under `fail_fast` the first error cancels the other items and is raised.
+    """
+    config = with_usage_collector(config)
+
+    def start(index: int, value: Any) -> Awaitable[BranchResult]:
+        return run_unit(
+            unit,
+            value,
+            branch=branch,
+            index=index,
+            config=unit_config(config, branch, index),
+            policy=policy,
+            limit=limit,
+            writer=writer,
+        )
+
+    if len(items) == 1:
+        index, value = items[0]
+        return [await start(index, value)]
+    tasks = [asyncio.ensure_future(start(index, value)) for index, value in items]
+    try:
+        _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    except BaseException:
+        await _cancel_all(tasks)
+        raise
+    if pending:
+        await _cancel_all(pending)
+    for task in tasks:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            raise exc
+    return [task.result() for task in tasks]
+
+
+async def _cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    """Cancel tasks and wait until they have stopped, so none is left running."""
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+NodeFunc = Callable[[Any, RunnableConfig], Coroutine[Any, Any, Any]]
+
+
+def make_node(afunc: NodeFunc, *, name: str) -> RunnableCallable:
+    """A node that runs `afunc` natively under `ainvoke`, and on its own loop under `invoke`.
+
+    Under `invoke` LangGraph runs each task in a thread; giving each its own event loop
+    keeps async branches concurrent there too.
+    """
+
+    def func(value: Any, config: RunnableConfig) -> Any:
+        return run_sync(afunc(value, config))
+
+    return RunnableCallable(func, afunc, name=name, trace=False)
+
+
+def usage_total(records: Sequence[Mapping[str, Any]]) -> UsageMetadata | None:
+    """Sum the usage of records (with `add_usage`); `None` when none has any."""
+    total: UsageMetadata | None = None
+    for record in records:
+        if record.get("usage"):
+            total = add_usage(total, record["usage"])
+    return total

@@ -1,0 +1,59 @@
+"""Errors raised at run time by the graphs of this package.
+
+Misuse found while building a graph raises `ValueError` or `TypeError` with the fix in the
+message; these are the errors of a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langgraph_parallel.state.records import BranchResult
+
+
+class InvalidInputError(ValueError):
+    """The graph's input is missing a key the graph needs, or a key has the wrong type."""
+
+
+class InvalidPlanError(ValueError):
+    """The planner of an orchestrator graph returned something the workers cannot take."""
+
+
+def _describe(record: BranchResult) -> str:
+    error = record["error"]
+    reason = f"{error['type']}: {error['message']}" if error else record["status"]
+    return f"{record['branch']}[{record['index']}] ({record['status']}, {reason})"
+
+
+class BranchFailuresError(RuntimeError):
+    """Too few branches succeeded: the graph's error budget (`min_successes`) was not met.
+
+    Every record, failed or not, stays in the graph state (and in the checkpoint, if the graph
+    has one), so nothing that finished is lost.
+
+    Attributes:
+        failures: The records of the branches that did not succeed.
+        successes: How many branches succeeded.
+        needed: How many had to succeed.
+    """
+
+    def __init__(self, failures: Sequence[BranchResult], *, successes: int, needed: int) -> None:
+        self.failures = list(failures)
+        self.successes = successes
+        self.needed = needed
+        listed = "; ".join(_describe(r) for r in self.failures[:10])
+        more = f"; and {len(self.failures) - 10} more" if len(self.failures) > 10 else ""
+        super().__init__(
+            f"only {successes} branch(es) succeeded but min_successes={needed}; "
+            f"failed: {listed}{more}"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_failures, (self.failures, self.successes, self.needed))
+
+
+def _rebuild_failures(
+    failures: Sequence[BranchResult], successes: int, needed: int
+) -> BranchFailuresError:
+    return BranchFailuresError(failures, successes=successes, needed=needed)

@@ -1,0 +1,200 @@
+"""Sectioning: named branches run at once from START, an aggregator joins them once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from langgraph.graph import END, START
+from langgraph.types import Send
+
+from langgraph_parallel._engine import (
+    Policy,
+    RetryLike,
+    TimeoutLike,
+    Unit,
+    make_node,
+    retry_policies,
+    timeout_seconds,
+)
+from langgraph_parallel.graphs._common import (
+    MaxConcurrency,
+    OnError,
+    ParallelStateGraph,
+    StateSpec,
+    check_max_concurrency,
+    check_name,
+    failure_mode,
+    join_node,
+    new_scope,
+    unit_node,
+    unit_payload,
+)
+from langgraph_parallel.state.schemas import ParallelState
+
+AGGREGATOR = "aggregator"
+
+
+@dataclass(frozen=True)
+class Branch:
+    """A branch with its own options, for `create_fanout_graph(branches={name: Branch(...)})`.
+
+    Options left as `None` take the graph's value.
+
+    Attributes:
+        run: The function (sync or async), Runnable or compiled graph; it receives the
+            graph's input keys as a dict.
+        timeout: Seconds (or a `TimeoutPolicy` with `run_timeout`) for each attempt.
+        retry: LangGraph `RetryPolicy` (or several) for this branch.
+        writes: A key of the graph's `state_schema` that receives this branch's value when
+            it succeeds, through the key's reducer if it has one.
+    """
+
+    run: Any
+    timeout: TimeoutLike | None = None
+    retry: RetryLike | None = None
+    writes: str | None = None
+
+
+def create_fanout_graph(
+    branches: Mapping[str, Any],
+    aggregator: Any,
+    *,
+    state_schema: type[Any] | None = None,
+    on_error: OnError = "collect",
+    min_successes: int | None = None,
+    timeout: TimeoutLike | None = None,
+    retry: RetryLike | None = None,
+    max_concurrency: MaxConcurrency = None,
+) -> ParallelStateGraph:
+    """Build a sectioning graph: every branch starts from START, one aggregator joins them.
+
+    Each branch receives the graph's input keys (a dict) and returns a value. Its outcome is
+    recorded in `results` as a `BranchResult` (status, value or error, elapsed, attempts,
+    usage). The aggregator runs **exactly once**, after every branch has finished, and its
+    return value becomes `output`. Branches may be multi-node compiled subgraphs of any
+    length: each runs as one task, so a slow branch never holds back a sibling's later nodes.
+
+    Args:
+        branches: Branch name -> function (sync or async), Runnable, compiled graph, or
+            `Branch` for per-branch options. Names become node names.
+        aggregator: Function (sync or async) or Runnable called with the state, whose
+            `results` holds one record per branch (successes and failures) in branch order.
+        state_schema: A `TypedDict` of the graph's input keys (and any keys branches
+            `write`); without one the input is a single `input` key.
+        on_error: `"collect"` (default) or `"fail_fast"`; see `OnError`.
+        min_successes: Error budget under `"collect"`: fewer successful branches end the
+            run with `BranchFailuresError`, naming the failed branches.
+        timeout: Seconds per branch attempt; a branch past it is recorded with status
+            `"timeout"`. Sync branches are timed out too (their thread is left to finish).
+        retry: LangGraph `RetryPolicy` (or several, first match wins) for each branch; also
+            set as the aggregator node's `retry_policy`.
+        max_concurrency: Most branches running at once: a number (per run) or a shared
+            `ConcurrencyLimit` (across runs and graphs).
+
+    Returns:
+        The uncompiled graph; compile it with your checkpointer, store and name.
+
+    Raises:
+        ValueError: No branches, a missing aggregator, a reserved or invalid name, a key
+            written by two branches without a reducer, or an invalid option.
+        TypeError: A branch or aggregator that is not callable, or a bad `state_schema`.
+
+    Example:
+        ```python
+        from langgraph_parallel import create_fanout_graph
+
+        def weather(state):
+            return f"sunny in {state['input']}"
+
+        async def news(state):
+            return ["markets up"]
+
+        def brief(state):
+            return {r["branch"]: r["value"] for r in state["results"]}
+
+        graph = create_fanout_graph({"weather": weather, "news": news}, brief).compile()
+        result = graph.invoke({"input": "Oslo"})
+        assert result["output"] == {"weather": "sunny in Oslo", "news": ["markets up"]}
+        ```
+    """
+    graph = "create_fanout_graph"
+    if not isinstance(branches, Mapping):
+        raise TypeError(
+            f"{graph}: branches must be a mapping of name -> callable, got "
+            f"{type(branches).__name__}; e.g. {{'weather': get_weather, 'news': get_news}}"
+        )
+    if not branches:
+        raise ValueError(f"{graph}: branches cannot be empty; pass at least one branch")
+    if aggregator is None:
+        raise ValueError(
+            f"{graph}: an aggregator is required to join the branches; pass a function of "
+            "the state, or one from langgraph_parallel.nodes"
+        )
+    fail_fast = failure_mode(on_error, min_successes, units=len(branches), graph=graph)
+    max_concurrency = check_max_concurrency(max_concurrency, graph=graph)
+    specs = {
+        check_name(name, what=f"{graph}: branch name"): (
+            spec if isinstance(spec, Branch) else Branch(spec)
+        )
+        for name, spec in branches.items()
+    }
+    if AGGREGATOR in specs:
+        raise ValueError(f"{graph}: branch name {AGGREGATOR!r} is reserved for the join node")
+    writers: dict[str, list[str]] = {}
+    for name, spec in specs.items():
+        if spec.writes is not None:
+            writers.setdefault(spec.writes, []).append(name)
+    state = StateSpec(state_schema, ParallelState, outputs=writers, graph=graph)
+    for key, names in writers.items():
+        if len(names) > 1 and not state.has_reducer(key):
+            raise ValueError(
+                f"{graph}: branches {', '.join(map(repr, names))} all write {key!r}, which has "
+                f"no reducer, so LangGraph would reject the parallel writes; annotate it, e.g. "
+                f"`{key}: Annotated[list, operator.add]`, or give each branch its own key"
+            )
+    clashes = [n for n in specs if n in state.input_keys or n in state.package_keys or n in writers]
+    if clashes:
+        raise ValueError(
+            f"{graph}: branch name(s) {', '.join(map(repr, clashes))} are also state keys; "
+            "LangGraph needs node and state names to differ, so rename the branch"
+        )
+    default_timeout = timeout_seconds(timeout, what=graph)
+    default_retry = retry_policies(retry, what=graph)
+    aggregator_unit = Unit(aggregator, label=AGGREGATOR)
+
+    builder = ParallelStateGraph(state.state, input_schema=state.input)
+    builder.parallel_tasks = len(specs)
+    for name, spec in specs.items():
+        what = f"{graph}: branch {name!r}"
+        policy = Policy(
+            timeout=default_timeout
+            if spec.timeout is None
+            else timeout_seconds(spec.timeout, what=what),
+            retry=default_retry if spec.retry is None else retry_policies(spec.retry, what=what),
+            fail_fast=fail_fast,
+        )
+        unit = Unit(spec.run, label=f"branch {name!r}")
+        builder.add_node(
+            name, make_node(unit_node(unit, policy, max_concurrency, writes=spec.writes), name=name)
+        )
+    builder.add_node(
+        AGGREGATOR,
+        make_node(join_node(aggregator_unit, tuple(specs), min_successes), name=AGGREGATOR),
+        retry_policy=list(default_retry) or None,
+    )
+
+    def dispatch(values: dict[str, Any]) -> list[Send]:
+        inputs, scope = state.check_input(values), new_scope()
+        return [
+            Send(name, unit_payload(inputs, scope, name, index)) for index, name in enumerate(specs)
+        ]
+
+    builder.add_conditional_edges(START, dispatch, list(specs))
+    builder.add_edge(list(specs), AGGREGATOR)
+    builder.add_edge(AGGREGATOR, END)
+    return builder
+
+
+__all__ = ["Branch", "create_fanout_graph"]

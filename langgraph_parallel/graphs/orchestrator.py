@@ -1,0 +1,255 @@
+"""Orchestrator-worker: a planner decides the work items at run time, workers run them at once."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START
+from langgraph.pregel import Pregel
+from langgraph.types import Command, Overwrite, Send
+
+from langgraph_parallel._engine import (
+    NodeFunc,
+    Policy,
+    RetryLike,
+    TimeoutLike,
+    Unit,
+    make_node,
+    retry_policies,
+    run_units,
+    timeout_seconds,
+)
+from langgraph_parallel.errors import InvalidPlanError
+from langgraph_parallel.graphs._common import (
+    MaxConcurrency,
+    OnError,
+    ParallelStateGraph,
+    StateSpec,
+    check_max_concurrency,
+    check_positive,
+    failure_mode,
+    join_node,
+    new_scope,
+    run_limit,
+)
+from langgraph_parallel.state.schemas import OrchestratorState
+
+PLANNER = "planner"
+DISPATCH = "dispatch"
+WORKER = "worker"
+SYNTHESIZER = "synthesizer"
+
+MAX_TASKS = 64
+"""With `chunk_size="auto"`, plans longer than this are sent as at most this many chunks."""
+
+
+def _planner_node(planner: Unit, state: StateSpec) -> NodeFunc:
+    async def plan(values: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        state.check_input(values)
+        return {"plan": await planner(values, config)}
+
+    return plan
+
+
+def _dispatch_node(max_items: int) -> NodeFunc:
+    async def dispatch(values: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        items = values.get("plan")
+        if isinstance(items, str | bytes | dict) or not isinstance(items, Sequence):
+            raise InvalidPlanError(
+                f"the planner must return a list of work items, got {type(items).__name__}: "
+                f"{items!r:.80}; the plan is kept in state['plan']"
+            )
+        if len(items) > max_items:
+            raise InvalidPlanError(
+                f"the planner returned {len(items):,} work items, more than "
+                f"max_items={max_items:,}; raise max_items or have the planner return fewer "
+                "(the plan is kept in state['plan'], so re-running this thread resumes here)"
+            )
+        return {"results": Overwrite([]), "usage": None, "output": None}
+
+    return dispatch
+
+
+def chunk(count: int, chunk_size: int | Literal["auto"]) -> int:
+    """How many items each worker task takes for a plan of `count` items."""
+    if chunk_size != "auto":
+        return chunk_size
+    return max(1, math.ceil(count / MAX_TASKS))
+
+
+def _worker_node(
+    worker: Unit, policy: Policy, writes: str | None, max_concurrency: MaxConcurrency
+) -> NodeFunc:
+    async def work(payload: dict[str, Any], config: RunnableConfig) -> list[Command[Any]]:
+        records = await run_units(
+            worker,
+            payload["items"],
+            branch=WORKER,
+            config=config,
+            policy=policy,
+            limit=run_limit(payload["scope"], max_concurrency),
+            writer=get_stream_writer(),
+        )
+        updates: list[Command[Any]] = (
+            [Command(update={writes: r["value"]}) for r in records if r["status"] == "ok"]
+            if writes is not None
+            else []
+        )
+        return [*updates, Command(update={"results": records})]
+
+    return work
+
+
+def create_orchestrator_graph(
+    planner: Any,
+    worker: Any,
+    synthesizer: Any,
+    *,
+    state_schema: type[Any] | None = None,
+    writes: str | None = None,
+    max_items: int = 1000,
+    chunk_size: int | Literal["auto"] = "auto",
+    on_error: OnError = "collect",
+    min_successes: int | None = None,
+    timeout: TimeoutLike | None = None,
+    retry: RetryLike | None = None,
+    max_concurrency: MaxConcurrency = None,
+) -> ParallelStateGraph:
+    """Build an orchestrator-worker graph: plan, run every work item at once, synthesize.
+
+    The planner receives the state and returns a list of work items (any serialisable
+    values). Each item goes to the worker via `Send`; the records in `results` come back in
+    **plan order**, not finish order. The synthesizer runs once, after every item finished,
+    also when the plan is empty. Its return value becomes `output`.
+
+    Long plans are sent in chunks (`chunk_size`), each chunk running its items concurrently
+    in one task, so a 10,000-item plan costs a few dozen LangGraph tasks instead of 10,000.
+
+    Args:
+        planner: Function (sync or async) or Runnable: state -> list of work items.
+        worker: Function (sync or async), Runnable or compiled graph: item -> value.
+        synthesizer: Function (sync or async) or Runnable called with the state, whose
+            `results` holds one record per item in plan order; returns the output.
+        state_schema: A `TypedDict` of the graph's input keys (and the `writes` key).
+        writes: A key of `state_schema` with a reducer that receives each successful
+            worker value, in plan order (e.g. `sections: Annotated[list, operator.add]`,
+            with workers returning `[section]`).
+        max_items: The most work items a plan may have; a longer plan stops the run with
+            `InvalidPlanError` before any worker runs, and the plan stays in state.
+        chunk_size: Items per worker task, or `"auto"`: one item per task for plans of up
+            to 64 items (each item then resumes on its own after a crash), else at most 64
+            tasks. Workers that call `interrupt()` need `chunk_size=1`.
+        on_error: `"collect"` (default) or `"fail_fast"`; see `OnError`.
+        min_successes: Error budget under `"collect"`: fewer successful items end the run
+            with `BranchFailuresError`.
+        timeout: Seconds per item attempt; an item past it is recorded as `"timeout"`.
+        retry: LangGraph `RetryPolicy` (or several) for each item; also the planner's and
+            synthesizer's node `retry_policy`.
+        max_concurrency: Most items running at once: a number (per run) or a shared
+            `ConcurrencyLimit`.
+
+    Returns:
+        The uncompiled graph; compile it with your checkpointer, store and name.
+
+    Raises:
+        ValueError: A missing planner, worker or synthesizer, a `writes` key without a
+            reducer, or an invalid option.
+        TypeError: A planner, worker or synthesizer that is not callable.
+
+    Example:
+        ```python
+        from langgraph_parallel import create_orchestrator_graph
+
+        def plan(state):
+            return [f"section {i}" for i in range(3)]
+
+        async def write(item):
+            return item.upper()
+
+        def assemble(state):
+            return " / ".join(r["value"] for r in state["results"])
+
+        graph = create_orchestrator_graph(plan, write, assemble).compile()
+        assert graph.invoke({"input": "report"})["output"] == "SECTION 0 / SECTION 1 / SECTION 2"
+        ```
+    """
+    graph = "create_orchestrator_graph"
+    for role, thing in (("planner", planner), ("worker", worker), ("synthesizer", synthesizer)):
+        if thing is None:
+            raise ValueError(f"{graph}: a {role} is required; pass a function or a Runnable")
+    fail_fast = failure_mode(on_error, min_successes, units=None, graph=graph)
+    max_concurrency = check_max_concurrency(max_concurrency, graph=graph)
+    max_items = check_positive(max_items, what=f"{graph}: max_items", allow_none=False) or 1
+    if chunk_size != "auto":
+        check_positive(chunk_size, what=f"{graph}: chunk_size (or 'auto')", allow_none=False)
+        if chunk_size > 1 and isinstance(worker, Pregel):
+            raise ValueError(
+                f"{graph}: a compiled-graph worker needs chunk_size=1 (or 'auto'), because "
+                "each call of a subgraph needs a task of its own for its checkpoints"
+            )
+    if isinstance(worker, Pregel):
+        chunk_size = 1
+    state = StateSpec(
+        state_schema, OrchestratorState, outputs=() if writes is None else (writes,), graph=graph
+    )
+    if writes is not None and not state.has_reducer(writes):
+        raise ValueError(
+            f"{graph}: writes={writes!r} is written by every worker at once, so it needs a "
+            f"reducer; annotate it, e.g. `{writes}: Annotated[list, operator.add]`"
+        )
+    policy = Policy(
+        timeout=timeout_seconds(timeout, what=graph),
+        retry=retry_policies(retry, what=graph),
+        fail_fast=fail_fast,
+    )
+    node_retry = list(policy.retry) or None
+
+    builder = ParallelStateGraph(state.state, input_schema=state.input)
+    builder.parallel_tasks = (
+        MAX_TASKS if chunk_size == "auto" else min(math.ceil(max_items / chunk_size), 256)
+    )
+    builder.add_node(
+        PLANNER,
+        make_node(_planner_node(Unit(planner, label=PLANNER), state), name=PLANNER),
+        retry_policy=node_retry,
+    )
+    builder.add_node(DISPATCH, make_node(_dispatch_node(max_items), name=DISPATCH))
+    builder.add_node(
+        WORKER,
+        make_node(
+            _worker_node(Unit(worker, label=WORKER), policy, writes, max_concurrency), name=WORKER
+        ),
+    )
+    builder.add_node(
+        SYNTHESIZER,
+        make_node(
+            join_node(Unit(synthesizer, label=SYNTHESIZER), None, min_successes), name=SYNTHESIZER
+        ),
+        retry_policy=node_retry,
+    )
+
+    def send_items(values: dict[str, Any]) -> list[Send] | str:
+        items = list(values["plan"])
+        if not items:
+            return SYNTHESIZER
+        size = chunk(len(items), chunk_size)
+        scope = new_scope()
+        indexed = list(enumerate(items))
+        return [
+            Send(WORKER, {"items": indexed[start : start + size], "scope": scope})
+            for start in range(0, len(indexed), size)
+        ]
+
+    builder.add_edge(START, PLANNER)
+    builder.add_edge(PLANNER, DISPATCH)
+    builder.add_conditional_edges(DISPATCH, send_items, [WORKER, SYNTHESIZER])
+    builder.add_edge(WORKER, SYNTHESIZER)
+    builder.add_edge(SYNTHESIZER, END)
+    return builder
+
+
+__all__ = ["create_orchestrator_graph"]

@@ -1,0 +1,228 @@
+"""Voting: the same task done by several voters at once, the votes counted into one outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from langgraph.graph import END, START
+from langgraph.types import Send
+
+from langgraph_parallel._engine import (
+    Policy,
+    RetryLike,
+    TimeoutLike,
+    Unit,
+    make_node,
+    retry_policies,
+    timeout_seconds,
+)
+from langgraph_parallel.graphs._common import (
+    MaxConcurrency,
+    OnError,
+    ParallelStateGraph,
+    StateSpec,
+    check_max_concurrency,
+    check_name,
+    check_positive,
+    failure_mode,
+    join_node,
+    new_scope,
+    unit_node,
+    unit_payload,
+)
+from langgraph_parallel.nodes.votes import Normalizer, VoteMethod, normalizer, tally
+from langgraph_parallel.state.records import Vote
+from langgraph_parallel.state.schemas import ParallelState
+
+VOTER = "voter"
+TALLY = "tally"
+_METHODS = ("majority", "weighted", "unanimity", "best_score")
+
+
+def _voters(voters: Any, n: int | None, graph: str) -> tuple[list[str], dict[str, Any]]:
+    """Voter labels in order, and node name -> what it runs."""
+    if isinstance(voters, Mapping):
+        if n is not None:
+            raise ValueError(
+                f"{graph}: n is for a single voter run n times; drop n or pass one voter"
+            )
+        labels = [check_name(k, what=f"{graph}: voter name") for k in voters]
+        return labels, dict(voters)
+    if isinstance(voters, Sequence) and not isinstance(voters, str):
+        if n is not None:
+            raise ValueError(
+                f"{graph}: n is for a single voter run n times; drop n or pass one voter"
+            )
+        labels = [f"voter_{i + 1}" for i in range(len(voters))]
+        return labels, dict(zip(labels, voters, strict=True))
+    if voters is None:
+        raise ValueError(
+            f"{graph}: voters are required: a function with n=..., a list or a mapping"
+        )
+    count = check_positive(
+        n, what=f"{graph}: n (how many times to run the voter)", allow_none=False
+    )
+    return [f"voter_{i + 1}" for i in range(count or 1)], {VOTER: voters}
+
+
+def create_voting_graph(
+    voters: Any,
+    *,
+    n: int | None = None,
+    method: VoteMethod | Callable[[list[Vote]], Any] = "majority",
+    weights: Mapping[str, float] | Sequence[float] | None = None,
+    normalize: Normalizer | Sequence[Normalizer] | None = None,
+    score: Callable[[Any], float] | None = None,
+    state_schema: type[Any] | None = None,
+    on_error: OnError = "collect",
+    min_successes: int | None = None,
+    timeout: TimeoutLike | None = None,
+    retry: RetryLike | None = None,
+    max_concurrency: MaxConcurrency = None,
+) -> ParallelStateGraph:
+    """Build a voting graph: every voter does the same task at once, a tally picks the winner.
+
+    Each voter receives the graph's input keys (a dict) and returns its answer, or `None` to
+    abstain. The tally runs once, after every voter finished, and writes a `VoteOutcome` to
+    `output`: the winner, every vote, the agreement (4 of 5 = 0.8) and the abstentions.
+    Ties break towards the answer first given by the lowest-numbered voter, whatever the
+    finish order. A voter can read its index from `config["metadata"]["lgp_index"]`, e.g. to
+    seed a sample.
+
+    Args:
+        voters: One voter (run `n` times, as one node `voter`), a list of voters (nodes
+            `voter_1`, `voter_2`, ...), or a mapping name -> voter. A voter is a function
+            (sync or async), a Runnable or a compiled graph.
+        n: How many times to run a single voter.
+        method: `"majority"`, `"weighted"`, `"unanimity"`, `"best_score"`, or a function
+            of the cast votes returning the winner; see `VoteMethod`.
+        weights: For `"weighted"`: voter name -> weight, or one weight per voter in order.
+        normalize: `"case"`, `"whitespace"`, a function, or a sequence of them, applied to
+            each answer before counting; see `Normalizer`.
+        score: For `"best_score"`: the score of an answer (default: its `score` field).
+        state_schema: A `TypedDict` of the graph's input keys.
+        on_error: `"collect"` (default) or `"fail_fast"`; see `OnError`.
+        min_successes: Error budget under `"collect"`: fewer voters finishing end the run
+            with `BranchFailuresError`.
+        timeout: Seconds per voter attempt; a voter past it is recorded as `"timeout"`.
+        retry: LangGraph `RetryPolicy` (or several) for each voter.
+        max_concurrency: Most voters running at once: a number (per run) or a shared
+            `ConcurrencyLimit`.
+
+    Returns:
+        The uncompiled graph; compile it with your checkpointer, store and name.
+
+    Raises:
+        ValueError: No voters, a reserved or invalid name, weights that do not match the
+            voters or the method, or an invalid option.
+        TypeError: A voter that is not callable.
+
+    Example:
+        ```python
+        from langgraph_parallel import create_voting_graph
+
+        answers = ["Positive", "positive", "negative", "positive", " positive"]
+
+        def classify(state, config):
+            return answers[config["metadata"]["lgp_index"]]
+
+        graph = create_voting_graph(classify, n=5, normalize=["case", "whitespace"]).compile()
+        outcome = graph.invoke({"input": "I loved it"})["output"]
+        assert (outcome["winner"], outcome["agreement"]) == ("positive", 0.8)
+        ```
+    """
+    graph = "create_voting_graph"
+    labels, nodes = _voters(voters, n, graph)
+    if not labels:
+        raise ValueError(f"{graph}: voters cannot be empty; pass at least one voter")
+    if TALLY in nodes:
+        raise ValueError(f"{graph}: voter name {TALLY!r} is reserved for the tally node")
+    fail_fast = failure_mode(on_error, min_successes, units=len(labels), graph=graph)
+    max_concurrency = check_max_concurrency(max_concurrency, graph=graph)
+    if not (callable(method) or method in _METHODS):
+        raise ValueError(
+            f"{graph}: method must be one of {', '.join(map(repr, _METHODS))} or a function "
+            f"of the votes, got {method!r}"
+        )
+    weight_map = _weights(weights, labels, method, graph)
+    normalizer(normalize)  # check it now, not at the end of a run
+    state = StateSpec(state_schema, ParallelState, graph=graph)
+    clashes = [n for n in nodes if n in state.input_keys or n in state.package_keys]
+    if clashes:
+        raise ValueError(
+            f"{graph}: voter name(s) {', '.join(map(repr, clashes))} are also state keys; "
+            "rename them"
+        )
+    policy = Policy(
+        timeout=timeout_seconds(timeout, what=graph),
+        retry=retry_policies(retry, what=graph),
+        fail_fast=fail_fast,
+    )
+
+    def count_votes(values: dict[str, Any]) -> Any:
+        return tally(
+            values["results"], method=method, weights=weight_map, normalize=normalize, score=score
+        )
+
+    builder = ParallelStateGraph(state.state, input_schema=state.input)
+    builder.parallel_tasks = len(labels)
+    for name, voter in nodes.items():
+        unit = Unit(voter, label=f"voter {name!r}")
+        builder.add_node(name, make_node(unit_node(unit, policy, max_concurrency), name=name))
+    builder.add_node(
+        TALLY,
+        make_node(join_node(Unit(count_votes, label=TALLY), labels, min_successes), name=TALLY),
+    )
+    single = VOTER in nodes
+
+    def dispatch(values: dict[str, Any]) -> list[Send]:
+        inputs, scope = state.check_input(values), new_scope()
+        return [
+            Send(VOTER if single else label, unit_payload(inputs, scope, label, index))
+            for index, label in enumerate(labels)
+        ]
+
+    builder.add_conditional_edges(START, dispatch, list(nodes))
+    builder.add_edge(list(nodes), TALLY)
+    builder.add_edge(TALLY, END)
+    return builder
+
+
+def _weights(
+    weights: Mapping[str, float] | Sequence[float] | None,
+    labels: Sequence[str],
+    method: Any,
+    graph: str,
+) -> dict[str, float] | None:
+    if method == "weighted" and weights is None:
+        raise ValueError(
+            f"{graph}: method='weighted' needs weights, e.g. weights={{{labels[0]!r}: 2.0}}"
+        )
+    if weights is None:
+        return None
+    if method != "weighted":
+        raise ValueError(
+            f"{graph}: weights only apply to method='weighted'; set it, or drop weights"
+        )
+    if isinstance(weights, Mapping):
+        unknown = [k for k in weights if k not in labels]
+        if unknown:
+            raise ValueError(
+                f"{graph}: weights name unknown voter(s) {', '.join(map(repr, unknown))}; "
+                f"voters are {', '.join(map(repr, labels))}"
+            )
+        table = {label: weights.get(label, 1.0) for label in labels}
+    else:
+        if len(weights) != len(labels):
+            raise ValueError(
+                f"{graph}: {len(weights)} weight(s) given for {len(labels)} voter(s); give one each"
+            )
+        table = dict(zip(labels, weights, strict=True))
+    for label, weight in table.items():
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+            raise ValueError(f"{graph}: weight of {label!r} must be a number >= 0, got {weight!r}")
+    return {k: float(v) for k, v in table.items()}
+
+
+__all__ = ["create_voting_graph"]

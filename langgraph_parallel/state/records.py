@@ -1,0 +1,113 @@
+"""Typed records that parallel branches leave in graph state.
+
+Records are plain `TypedDict`s, so they serialise with every checkpointer, travel as JSON
+through `langgraph dev`, and show as-is in LangGraph Studio.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langchain_core.messages.ai import UsageMetadata
+from typing_extensions import TypedDict
+
+BranchStatus = Literal["ok", "error", "timeout", "cancelled"]
+"""How a branch (or work item, or voter) ended.
+
+- `"ok"`: it returned a value.
+- `"error"`: it raised, after any retries.
+- `"timeout"`: it ran past its timeout, after any retries.
+- `"cancelled"`: it was stopped before it finished, e.g. a voter whose vote could no longer
+  change the outcome.
+"""
+
+
+class BranchError(TypedDict):
+    """The error that ended a branch."""
+
+    type: str
+    """The exception's class name, e.g. `"RuntimeError"`."""
+    message: str
+    """The exception's message."""
+
+
+class BranchResult(TypedDict):
+    """What one branch, work item or voter did. One record per unit of parallel work."""
+
+    branch: str
+    """The branch name (for work items, the worker node; for voters, the voter name)."""
+    index: int
+    """Position in the plan, the branch mapping or the voter list; records sort by it."""
+    status: BranchStatus
+    """How the branch ended."""
+    value: Any
+    """What it returned; `None` unless `status == "ok"`."""
+    error: BranchError | None
+    """Why it failed; `None` when `status == "ok"`."""
+    elapsed: float
+    """Wall-clock seconds from its first attempt's start to its end, retries included."""
+    attempts: int
+    """How many times it was called (1 plus its retries)."""
+    usage: UsageMetadata | None
+    """Tokens its model calls used, summed; `None` when it made none."""
+
+
+VoteStatus = Literal["ok", "abstained", "error", "timeout", "cancelled"]
+"""How a voter ended: it voted (`"ok"`), abstained (returned `None`), or did not finish."""
+
+
+class Vote(TypedDict):
+    """One voter's vote, as counted."""
+
+    voter: str
+    """The voter's name."""
+    index: int
+    """The voter's position; ties break towards the lowest index."""
+    status: VoteStatus
+    """Whether the vote counted."""
+    answer: Any
+    """What the voter returned (after `key`, if one was given)."""
+    normalized: Any
+    """The answer after normalisation: what was counted."""
+    weight: float
+    """The voter's weight (1 unless `weights` says otherwise)."""
+    score: float | None
+    """The answer's score under `method="best_score"`, else `None`."""
+
+
+class VoteCount(TypedDict):
+    """How many votes one (normalised) answer received."""
+
+    answer: Any
+    """The normalised answer."""
+    votes: int
+    """How many voters gave it."""
+    weight: float
+    """The sum of their weights."""
+
+
+class VoteOutcome(TypedDict):
+    """The result of a vote."""
+
+    winner: Any
+    """The winning (normalised) answer, or `None` when there is none."""
+    method: str
+    """How the votes were combined."""
+    agreement: float
+    """The winner's share of the weight of the votes cast, from 0 to 1 (4 of 5 = 0.8)."""
+    support: int
+    """How many votes the winner received."""
+    cast: int
+    """How many voters voted (abstentions and failures excluded)."""
+    abstained: int
+    """How many voters abstained."""
+    failed: int
+    """How many voters failed or timed out."""
+    cancelled: int
+    """How many voters were stopped before they voted."""
+    tie: bool
+    """Whether the winner was chosen by the tie-break rule."""
+    counts: list[VoteCount]
+    """Every answer with its votes, most weight first, ties in first-vote order."""
+    votes: list[Vote]
+    """Every voter's vote, in voter order."""
