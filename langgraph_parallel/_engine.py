@@ -93,14 +93,16 @@ def retry_policies(retry: RetryLike | None, *, what: str) -> tuple[RetryPolicy, 
     """Normalise a `RetryPolicy` or a sequence of them; check the type."""
     if retry is None:
         return ()
-    policies = (retry,) if isinstance(retry, RetryPolicy) else tuple(retry)
-    for policy in policies:
+    if isinstance(retry, RetryPolicy):
+        return (retry,)
+    given: tuple[Any, ...] = tuple(retry) if isinstance(retry, Sequence) else (retry,)
+    for policy in given:
         if not isinstance(policy, RetryPolicy):
             raise TypeError(
                 f"{what}: retry must be a langgraph.types.RetryPolicy or a sequence of them, "
                 f"got {type(policy).__name__}"
             )
-    return policies
+    return given
 
 
 def _matches(policy: RetryPolicy, exc: Exception) -> bool:
@@ -134,9 +136,7 @@ class Policy:
 
 def _is_async_callable(fn: Any) -> bool:
     # A callable object counts as async when its class's __call__ is a coroutine function.
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(type(fn), "__call__", None)
-    )
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__)
 
 
 class Unit:

@@ -75,6 +75,14 @@ def _strip_required(hint: Any) -> Any:
     return hint
 
 
+def _is_required(key: str, hint: Any, schema: type[Any]) -> bool:
+    # With `from __future__ import annotations`, `__required_keys__` cannot see
+    # `NotRequired[...]` in string annotations; the resolved hint can.
+    if get_origin(hint) is NotRequired:
+        return False
+    return get_origin(hint) is Required or key in schema.__required_keys__
+
+
 def has_reducer(hint: Any) -> bool:
     """Whether a state annotation carries a reducer (`Annotated[T, reducer]`)."""
     hint = _strip_required(hint)
@@ -105,9 +113,8 @@ class StateSpec:
                 f"{graph}: state_schema must be a TypedDict class, got {schema!r}; "
                 "declare your input keys as `class MyState(TypedDict): ...`"
             )
-        self._hints = {
-            k: _strip_required(h) for k, h in get_type_hints(schema, include_extras=True).items()
-        }
+        raw_hints = get_type_hints(schema, include_extras=True)
+        self._hints = {k: _strip_required(h) for k, h in raw_hints.items()}
         package_hints = {
             k: _strip_required(h) for k, h in get_type_hints(package, include_extras=True).items()
         }
@@ -127,7 +134,9 @@ class StateSpec:
         self.input_keys = tuple(
             k for k in self._hints if k not in outputs and k not in package_hints
         )
-        self._required = frozenset(schema.__required_keys__) & set(self.input_keys)
+        self._required = frozenset(
+            k for k in self.input_keys if _is_required(k, raw_hints[k], schema)
+        )
         self._adapters: dict[str, TypeAdapter[Any] | None] = {}
         self._adapters_lock = threading.Lock()
         name = schema.__name__

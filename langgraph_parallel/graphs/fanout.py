@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from langchain_core.runnables import Runnable
 from langgraph.graph import END, START
 from langgraph.types import Send
 
@@ -57,8 +58,18 @@ class Branch:
     writes: str | None = None
 
 
+def _name_of(branch: Any, graph: str) -> str:
+    thing = branch.run if isinstance(branch, Branch) else branch
+    name = thing.get_name() if isinstance(thing, Runnable) else getattr(thing, "__name__", None)
+    if not isinstance(name, str) or name == "<lambda>":
+        raise ValueError(
+            f"{graph}: cannot name branch {thing!r:.60}; pass a mapping of name -> branch"
+        )
+    return name
+
+
 def create_fanout_graph(
-    branches: Mapping[str, Any],
+    branches: Mapping[str, Any] | Sequence[Any],
     aggregator: Any,
     *,
     state_schema: type[Any] | None = None,
@@ -78,7 +89,8 @@ def create_fanout_graph(
 
     Args:
         branches: Branch name -> function (sync or async), Runnable, compiled graph, or
-            `Branch` for per-branch options. Names become node names.
+            `Branch` for per-branch options. Names become node names. A list of named
+            functions is named after them.
         aggregator: Function (sync or async) or Runnable called with the state, whose
             `results` holds one record per branch (successes and failures) in branch order.
         state_schema: A `TypedDict` of the graph's input keys (and any keys branches
@@ -120,12 +132,17 @@ def create_fanout_graph(
         ```
     """
     graph = "create_fanout_graph"
-    if not isinstance(branches, Mapping):
+    if isinstance(branches, Mapping):
+        named = list(branches.items())
+    elif isinstance(branches, Sequence) and not isinstance(branches, str):
+        named = [(_name_of(b, graph), b) for b in branches]
+    else:
         raise TypeError(
-            f"{graph}: branches must be a mapping of name -> callable, got "
-            f"{type(branches).__name__}; e.g. {{'weather': get_weather, 'news': get_news}}"
+            f"{graph}: branches must be a mapping of name -> callable (or a list of named "
+            f"functions), got {type(branches).__name__}; e.g. "
+            "{'weather': get_weather, 'news': get_news}"
         )
-    if not branches:
+    if not named:
         raise ValueError(f"{graph}: branches cannot be empty; pass at least one branch")
     if aggregator is None:
         raise ValueError(
@@ -134,12 +151,13 @@ def create_fanout_graph(
         )
     fail_fast = failure_mode(on_error, min_successes, units=len(branches), graph=graph)
     max_concurrency = check_max_concurrency(max_concurrency, graph=graph)
-    specs = {
-        check_name(name, what=f"{graph}: branch name"): (
-            spec if isinstance(spec, Branch) else Branch(spec)
-        )
-        for name, spec in branches.items()
-    }
+    specs: dict[str, Branch] = {}
+    for name, spec in named:
+        if check_name(name, what=f"{graph}: branch name") in specs:
+            raise ValueError(
+                f"{graph}: duplicate branch name {name!r}; pass a mapping to give each its own name"
+            )
+        specs[name] = spec if isinstance(spec, Branch) else Branch(spec)
     if AGGREGATOR in specs:
         raise ValueError(f"{graph}: branch name {AGGREGATOR!r} is reserved for the join node")
     writers: dict[str, list[str]] = {}

@@ -1,0 +1,92 @@
+"""The package's surface: exports, typing marker, dependencies, docstring examples."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import re
+import textwrap
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import langgraph_parallel
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLIC_MODULES = [
+    "langgraph_parallel",
+    "langgraph_parallel.graphs",
+    "langgraph_parallel.nodes",
+    "langgraph_parallel.state",
+]
+
+
+@pytest.mark.parametrize("name", PUBLIC_MODULES)
+def test_all_is_sorted_complete_and_importable(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = module.__all__
+    assert exported == sorted(exported)
+    for symbol in exported:
+        assert hasattr(module, symbol), symbol
+    public = {
+        k
+        for k, v in vars(module).items()
+        if not k.startswith("_") and not inspect.ismodule(v) and k != "annotations"
+    }
+    assert public == set(exported)
+
+
+def test_the_three_factories_are_exported_from_the_top() -> None:
+    for name in ("create_fanout_graph", "create_orchestrator_graph", "create_voting_graph"):
+        assert name in langgraph_parallel.__all__
+
+
+def test_package_is_typed() -> None:
+    assert (ROOT / "langgraph_parallel" / "py.typed").exists()
+
+
+def test_test_tools_are_not_runtime_dependencies() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = " ".join(project["dependencies"]).lower()
+    for tool in ("pytest", "hypothesis", "ruff", "mypy", "langgraph-cli"):
+        assert tool not in runtime
+    assert re.search(r"langgraph>=1\.2\.22,<2", runtime)
+    for needed in ("langchain-core", "langchain-openai"):
+        assert needed in runtime
+    dev = " ".join(project["optional-dependencies"]["dev"])
+    for tool in ("pytest", "pytest-asyncio", "hypothesis", "ruff", "mypy", "langgraph-cli[inmem]"):
+        assert tool in dev
+
+
+def _public_callables() -> list[tuple[str, Any]]:
+    found = []
+    for info in pkgutil.walk_packages(langgraph_parallel.__path__, "langgraph_parallel."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+                continue
+            if inspect.isfunction(obj) or inspect.isclass(obj):
+                found.append((f"{module.__name__}.{name}", obj))
+    return found
+
+
+EXAMPLES = [
+    (name, block)
+    for name, obj in _public_callables()
+    for block in re.findall(r"```python\n(.*?)```", inspect.getdoc(obj) or "", re.S)
+]
+
+
+def test_the_factories_have_examples() -> None:
+    documented = {name.rsplit(".", 1)[1] for name, _ in EXAMPLES}
+    assert {"create_fanout_graph", "create_orchestrator_graph", "create_voting_graph"} <= documented
+
+
+@pytest.mark.parametrize(("name", "code"), EXAMPLES, ids=[n for n, _ in EXAMPLES])
+def test_docstring_examples_run(name: str, code: str) -> None:
+    exec(compile(textwrap.dedent(code), name, "exec"), {"__name__": "__example__"})
