@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, S
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
 from langchain_core.messages import AIMessage
@@ -33,8 +33,8 @@ from langgraph._internal._runnable import RunnableCallable
 from langgraph.errors import GraphBubbleUp, NodeTimeoutError
 from langgraph.types import RetryPolicy, StreamWriter, TimeoutPolicy
 
-from langgraph_parallel.nodes.limits import ConcurrencyLimit
-from langgraph_parallel.state.records import BranchResult, BranchStatus
+from langgraph_parallel._scope import RunScope, StopReason
+from langgraph_parallel.state.records import BranchError, BranchResult, BranchStatus
 
 T = TypeVar("T")
 
@@ -181,15 +181,23 @@ class Unit:
 
 
 class _UsageBox:
-    __slots__ = ("lock", "usage")
+    """Collects the usage of one unit's model calls, and counts it against its run's budget."""
 
-    def __init__(self) -> None:
+    __slots__ = ("lock", "scope", "simulated", "usage")
+
+    def __init__(self, scope: RunScope | None = None) -> None:
         self.lock = threading.Lock()
+        self.scope = scope
         self.usage: UsageMetadata | None = None
+        self.simulated = False
 
-    def add(self, usage: UsageMetadata) -> None:
+    def add(self, usage: UsageMetadata | None, *, simulated: bool) -> None:
         with self.lock:
-            self.usage = add_usage(self.usage, usage)
+            if usage is not None:
+                self.usage = add_usage(self.usage, usage)
+            self.simulated = self.simulated or simulated
+        if usage is not None and self.scope is not None:
+            self.scope.add_usage(usage)
 
 
 _usage_box: contextvars.ContextVar[_UsageBox | None] = contextvars.ContextVar(
@@ -197,15 +205,18 @@ _usage_box: contextvars.ContextVar[_UsageBox | None] = contextvars.ContextVar(
 )
 
 
-def _usage_of(result: LLMResult) -> UsageMetadata | None:
+def _usage_of(result: LLMResult) -> tuple[UsageMetadata | None, bool]:
+    """The usage of a model call, and whether the simulated model made it."""
     total: UsageMetadata | None = None
+    simulated = False
     for generations in result.generations:
         for generation in generations:
             if isinstance(generation, ChatGeneration) and isinstance(generation.message, AIMessage):
-                usage = generation.message.usage_metadata
-                if usage:
-                    total = add_usage(total, usage)
-    return total
+                if generation.message.usage_metadata:
+                    total = add_usage(total, generation.message.usage_metadata)
+                if generation.message.response_metadata.get("simulated"):
+                    simulated = True
+    return total, simulated
 
 
 class _UsageCollector(BaseCallbackHandler):
@@ -215,8 +226,9 @@ class _UsageCollector(BaseCallbackHandler):
 
     def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
         box = _usage_box.get()
-        if box is not None and (usage := _usage_of(response)) is not None:
-            box.add(usage)
+        if box is not None:
+            usage, simulated = _usage_of(response)
+            box.add(usage, simulated=simulated)
 
 
 _COLLECTOR = _UsageCollector()
@@ -238,8 +250,9 @@ def unit_config(config: RunnableConfig, branch: str, index: int) -> RunnableConf
     return {**config, "metadata": metadata}
 
 
-def _error(exc: BaseException) -> dict[str, str]:
-    return {"type": type(exc).__name__, "message": str(exc)}
+def _error(exc: BaseException) -> BranchError:
+    kind = exc.kind if isinstance(exc, _Reason) else type(exc).__name__
+    return {"type": kind, "message": str(exc)}
 
 
 def _record(
@@ -251,23 +264,21 @@ def _record(
     exc: BaseException | None = None,
     elapsed: float = 0.0,
     attempts: int = 0,
-    usage: UsageMetadata | None = None,
+    box: _UsageBox | None = None,
 ) -> BranchResult:
-    return {
+    record: BranchResult = {
         "branch": branch,
         "index": index,
         "status": status,
         "value": value,
-        "error": None if exc is None else cast(Any, _error(exc)),
+        "error": None if exc is None else _error(exc),
         "elapsed": elapsed,
         "attempts": attempts,
-        "usage": usage,
+        "usage": None if box is None else box.usage,
     }
-
-
-def cancelled_record(branch: str, index: int, *, elapsed: float = 0.0) -> BranchResult:
-    """The record of a unit stopped before it finished."""
-    return _record(branch, index, "cancelled", elapsed=elapsed)
+    if box is not None and box.simulated:
+        record["simulated"] = True
+    return record
 
 
 def _event(kind: str, branch: str, index: int, **fields: Any) -> dict[str, Any]:
@@ -297,86 +308,138 @@ async def run_unit(
     index: int,
     config: RunnableConfig,
     policy: Policy,
-    limit: ConcurrencyLimit | None = None,
+    scope: RunScope | None = None,
     writer: StreamWriter | None = None,
 ) -> BranchResult:
     """Run one unit of work under `policy` and return its record.
 
     Under `fail_fast` the unit's final error is raised instead of recorded. Interrupts and
-    other LangGraph control flow (`GraphBubbleUp`) and cancellation always propagate.
+    other LangGraph control flow (`GraphBubbleUp`) propagate, and so does cancellation,
+    unless the unit's own `scope` stopped it: then it is recorded as `cancelled`.
     """
     token = var_child_runnable_config.set(config)
-    box = _UsageBox()
+    box = _UsageBox(scope)
     box_token = _usage_box.set(box)
     started = time.perf_counter()
-    attempts = 0
+    attempts = [0]
     try:
-        while True:
-            attempts += 1
-            if limit is not None:
-                await limit.acquire()
-            if writer is not None:
-                writer(
-                    _event("start" if attempts == 1 else "retry", branch, index, attempt=attempts)
-                )
-            try:
-                result = await _attempt(unit, value, config, policy.timeout)
-            except GraphBubbleUp:
-                raise
-            except Exception as exc:
-                delay = _retry_delay(policy.retry, exc, attempts)
-                if delay is None:
-                    status: BranchStatus = (
-                        "timeout" if isinstance(exc, NodeTimeoutError) else "error"
-                    )
-                    elapsed = time.perf_counter() - started
-                    if writer is not None:
-                        writer(
-                            _event(
-                                "error",
-                                branch,
-                                index,
-                                status=status,
-                                error=_error(exc),
-                                elapsed=elapsed,
-                                attempts=attempts,
-                            )
-                        )
-                    if policy.fail_fast:
-                        raise
-                    return _record(
-                        branch,
-                        index,
-                        status,
-                        exc=exc,
-                        elapsed=elapsed,
-                        attempts=attempts,
-                        usage=box.usage,
-                    )
-            else:
+        stopped = scope.enter(branch, index) if scope is not None else None
+        if stopped is not None:
+            return _stopped(branch, index, stopped, started, 0, box, writer)
+        return await _attempts(
+            unit, value, branch, index, config, policy, scope, writer, box, started, attempts
+        )
+    except asyncio.CancelledError:
+        reason = scope.leave(branch, index) if scope is not None else None
+        if reason is None:
+            raise
+        if (task := asyncio.current_task()) is not None:
+            task.uncancel()
+        return _stopped(branch, index, reason, started, attempts[0], box, writer)
+    finally:
+        if scope is not None:
+            scope.leave(branch, index)
+        _usage_box.reset(box_token)
+        var_child_runnable_config.reset(token)
+
+
+def _stopped(
+    branch: str,
+    index: int,
+    reason: StopReason,
+    started: float,
+    attempts: int,
+    box: _UsageBox,
+    writer: StreamWriter | None,
+) -> BranchResult:
+    elapsed = time.perf_counter() - started
+    error = {"type": reason.kind, "message": reason.message}
+    if writer is not None:
+        writer(_event("error", branch, index, status="cancelled", error=error, elapsed=elapsed))
+    return _record(
+        branch,
+        index,
+        "cancelled",
+        exc=_Reason(reason),
+        elapsed=elapsed,
+        attempts=attempts,
+        box=box,
+    )
+
+
+class _Reason(Exception):
+    def __init__(self, reason: StopReason) -> None:
+        super().__init__(reason.message)
+        self.kind = reason.kind
+
+
+async def _attempts(
+    unit: Unit,
+    value: Any,
+    branch: str,
+    index: int,
+    config: RunnableConfig,
+    policy: Policy,
+    scope: RunScope | None,
+    writer: StreamWriter | None,
+    box: _UsageBox,
+    started: float,
+    attempts: list[int],
+) -> BranchResult:
+    limit = scope.limit if scope is not None else None
+    while True:
+        if scope is not None and scope.over_budget():
+            reason = StopReason(
+                "TokenBudgetExceeded",
+                f"not started: the run used {scope.tokens:,} tokens of its "
+                f"token_budget={scope.token_budget:,}",
+            )
+            return _stopped(branch, index, reason, started, attempts[0], box, writer)
+        attempts[0] += 1
+        attempt = attempts[0]
+        if limit is not None:
+            await limit.acquire()
+        if writer is not None:
+            writer(_event("start" if attempt == 1 else "retry", branch, index, attempt=attempt))
+        try:
+            result = await _attempt(unit, value, config, policy.timeout)
+        except GraphBubbleUp:
+            raise
+        except Exception as exc:
+            delay = _retry_delay(policy.retry, exc, attempt)
+            if delay is None:
+                status: BranchStatus = "timeout" if isinstance(exc, NodeTimeoutError) else "error"
                 elapsed = time.perf_counter() - started
                 if writer is not None:
                     writer(
                         _event(
-                            "finish", branch, index, status="ok", elapsed=elapsed, attempts=attempts
+                            "error",
+                            branch,
+                            index,
+                            status=status,
+                            error=_error(exc),
+                            elapsed=elapsed,
+                            attempts=attempt,
                         )
                     )
+                if policy.fail_fast:
+                    raise
                 return _record(
-                    branch,
-                    index,
-                    "ok",
-                    value=result,
-                    elapsed=elapsed,
-                    attempts=attempts,
-                    usage=box.usage,
+                    branch, index, status, exc=exc, elapsed=elapsed, attempts=attempt, box=box
                 )
-            finally:
-                if limit is not None:
-                    limit.release()
-            await asyncio.sleep(delay)
-    finally:
-        _usage_box.reset(box_token)
-        var_child_runnable_config.reset(token)
+        else:
+            elapsed = time.perf_counter() - started
+            if writer is not None:
+                writer(
+                    _event("finish", branch, index, status="ok", elapsed=elapsed, attempts=attempt)
+                )
+            return _record(
+                branch, index, "ok", value=result, elapsed=elapsed, attempts=attempt, box=box
+            )
+        finally:
+            if limit is not None:
+                limit.release()
+        await asyncio.sleep(delay)
 
 
 async def run_units(
@@ -386,7 +449,7 @@ async def run_units(
     branch: str,
     config: RunnableConfig,
     policy: Policy,
-    limit: ConcurrencyLimit | None = None,
+    scope: RunScope | None = None,
     writer: StreamWriter | None = None,
 ) -> list[BranchResult]:
     """Run many items of one unit concurrently; records come back in `items` order.
@@ -403,7 +466,7 @@ async def run_units(
             index=index,
             config=unit_config(config, branch, index),
             policy=policy,
-            limit=limit,
+            scope=scope,
             writer=writer,
         )
 

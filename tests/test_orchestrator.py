@@ -22,7 +22,7 @@ def test_results_come_back_in_plan_order_not_finish_order(count: int) -> None:
     finished: list[int] = []
 
     async def worker(item: int) -> int:
-        await asyncio.sleep(0.002 * (count - item) / count)  # later items finish first
+        await asyncio.sleep(0.05 * (count - item) / count)  # later items finish first
         finished.append(item)
         return item * 10
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
-import weakref
 from collections.abc import Collection, Mapping, Sequence
 from typing import Annotated, Any, Literal, NotRequired, Required, get_args, get_origin
 
@@ -27,6 +25,7 @@ from langgraph_parallel._engine import (
     usage_total,
     with_usage_collector,
 )
+from langgraph_parallel._scope import RunLimits
 from langgraph_parallel.errors import BranchFailuresError, InvalidInputError
 from langgraph_parallel.nodes.limits import ConcurrencyLimit
 from langgraph_parallel.state.records import BranchResult
@@ -230,35 +229,13 @@ def check_budget(records: Sequence[BranchResult], needed: int | None) -> None:
 
 MaxConcurrency = int | ConcurrencyLimit | None
 
-_run_limits: weakref.WeakValueDictionary[str, ConcurrencyLimit] = weakref.WeakValueDictionary()
-_run_limits_lock = threading.Lock()
 
-
-def check_max_concurrency(value: object, *, graph: str) -> MaxConcurrency:
-    """Check a `max_concurrency` option; return it."""
-    if value is None or isinstance(value, ConcurrencyLimit):
-        return value
-    return check_positive(value, what=f"{graph}: max_concurrency")
-
-
-def new_scope() -> str:
-    """A fresh id for one run of a graph, carried by its `Send` payloads."""
-    return uuid.uuid4().hex
-
-
-def run_limit(scope: str, max_concurrency: MaxConcurrency) -> ConcurrencyLimit | None:
-    """The limit the units of one run share.
-
-    A `ConcurrencyLimit` is shared as given; a number makes one limit per run (`scope`).
-    The per-run limit lives as long as some unit of the run holds it.
-    """
-    if max_concurrency is None or isinstance(max_concurrency, ConcurrencyLimit):
-        return max_concurrency
-    with _run_limits_lock:
-        limit = _run_limits.get(scope)
-        if limit is None:
-            limit = _run_limits[scope] = ConcurrencyLimit(max_concurrency, name=scope)
-        return limit
+def run_limits(max_concurrency: object, token_budget: object, *, graph: str) -> RunLimits:
+    """Check the `max_concurrency` and `token_budget` options; return them."""
+    if not (max_concurrency is None or isinstance(max_concurrency, ConcurrencyLimit)):
+        max_concurrency = check_positive(max_concurrency, what=f"{graph}: max_concurrency")
+    budget = check_positive(token_budget, what=f"{graph}: token_budget")
+    return RunLimits(max_concurrency, budget)
 
 
 class ParallelStateGraph(StateGraph[Any, Any, Any, Any]):
@@ -305,14 +282,14 @@ def unit_payload(inputs: dict[str, Any], scope: str, branch: str, index: int) ->
 
 
 def unit_node(
-    unit: Unit, policy: Policy, max_concurrency: MaxConcurrency, *, writes: str | None = None
+    unit: Unit, policy: Policy, limits: RunLimits, *, writes: str | None = None
 ) -> NodeFunc:
     """The node that runs one branch or voter (named in its `unit_payload`) and records it.
 
     Args:
         unit: What to run, with the graph's input keys.
         policy: Its timeout, retries and failure mode.
-        max_concurrency: The limit it shares with its siblings.
+        limits: What it shares with its siblings (cap, token budget).
         writes: A state key that also receives the value when the unit succeeds.
     """
 
@@ -325,7 +302,7 @@ def unit_node(
             index=index,
             config=unit_config(with_usage_collector(config), branch, index),
             policy=policy,
-            limit=run_limit(payload["scope"], max_concurrency),
+            scope=limits.scope(payload["scope"]),
             writer=get_stream_writer(),
         )
         update: dict[str, Any] = {"results": [record]}

@@ -19,16 +19,16 @@ from langgraph_parallel._engine import (
     retry_policies,
     timeout_seconds,
 )
+from langgraph_parallel._scope import new_scope_id
 from langgraph_parallel.graphs._common import (
     MaxConcurrency,
     OnError,
     ParallelStateGraph,
     StateSpec,
-    check_max_concurrency,
     check_name,
     failure_mode,
     join_node,
-    new_scope,
+    run_limits,
     unit_node,
     unit_payload,
 )
@@ -78,6 +78,7 @@ def create_fanout_graph(
     timeout: TimeoutLike | None = None,
     retry: RetryLike | None = None,
     max_concurrency: MaxConcurrency = None,
+    token_budget: int | None = None,
 ) -> ParallelStateGraph:
     """Build a sectioning graph: every branch starts from START, one aggregator joins them.
 
@@ -104,6 +105,9 @@ def create_fanout_graph(
             set as the aggregator node's `retry_policy`.
         max_concurrency: Most branches running at once: a number (per run) or a shared
             `ConcurrencyLimit` (across runs and graphs).
+
+        token_budget: Tokens a run may spend on model calls in its branches; once used up,
+            branches not yet started are recorded as `cancelled` (`TokenBudgetExceeded`).
 
     Returns:
         The uncompiled graph; compile it with your checkpointer, store and name.
@@ -150,7 +154,7 @@ def create_fanout_graph(
             "the state, or one from langgraph_parallel.nodes"
         )
     fail_fast = failure_mode(on_error, min_successes, units=len(branches), graph=graph)
-    max_concurrency = check_max_concurrency(max_concurrency, graph=graph)
+    limits = run_limits(max_concurrency, token_budget, graph=graph)
     specs: dict[str, Branch] = {}
     for name, spec in named:
         if check_name(name, what=f"{graph}: branch name") in specs:
@@ -195,7 +199,7 @@ def create_fanout_graph(
         )
         unit = Unit(spec.run, label=f"branch {name!r}")
         builder.add_node(
-            name, make_node(unit_node(unit, policy, max_concurrency, writes=spec.writes), name=name)
+            name, make_node(unit_node(unit, policy, limits, writes=spec.writes), name=name)
         )
     builder.add_node(
         AGGREGATOR,
@@ -204,7 +208,7 @@ def create_fanout_graph(
     )
 
     def dispatch(values: dict[str, Any]) -> list[Send]:
-        inputs, scope = state.check_input(values), new_scope()
+        inputs, scope = state.check_input(values), new_scope_id()
         return [
             Send(name, unit_payload(inputs, scope, name, index)) for index, name in enumerate(specs)
         ]

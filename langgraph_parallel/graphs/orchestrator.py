@@ -23,18 +23,17 @@ from langgraph_parallel._engine import (
     run_units,
     timeout_seconds,
 )
+from langgraph_parallel._scope import RunLimits, new_scope_id
 from langgraph_parallel.errors import InvalidPlanError
 from langgraph_parallel.graphs._common import (
     MaxConcurrency,
     OnError,
     ParallelStateGraph,
     StateSpec,
-    check_max_concurrency,
     check_positive,
     failure_mode,
     join_node,
-    new_scope,
-    run_limit,
+    run_limits,
 )
 from langgraph_parallel.state.schemas import OrchestratorState
 
@@ -81,9 +80,7 @@ def chunk(count: int, chunk_size: int | Literal["auto"]) -> int:
     return max(1, math.ceil(count / MAX_TASKS))
 
 
-def _worker_node(
-    worker: Unit, policy: Policy, writes: str | None, max_concurrency: MaxConcurrency
-) -> NodeFunc:
+def _worker_node(worker: Unit, policy: Policy, writes: str | None, limits: RunLimits) -> NodeFunc:
     async def work(payload: dict[str, Any], config: RunnableConfig) -> list[Command[Any]]:
         records = await run_units(
             worker,
@@ -91,7 +88,7 @@ def _worker_node(
             branch=WORKER,
             config=config,
             policy=policy,
-            limit=run_limit(payload["scope"], max_concurrency),
+            scope=limits.scope(payload["scope"]),
             writer=get_stream_writer(),
         )
         updates: list[Command[Any]] = (
@@ -118,6 +115,7 @@ def create_orchestrator_graph(
     timeout: TimeoutLike | None = None,
     retry: RetryLike | None = None,
     max_concurrency: MaxConcurrency = None,
+    token_budget: int | None = None,
 ) -> ParallelStateGraph:
     """Build an orchestrator-worker graph: plan, run every work item at once, synthesize.
 
@@ -152,6 +150,9 @@ def create_orchestrator_graph(
         max_concurrency: Most items running at once: a number (per run) or a shared
             `ConcurrencyLimit`.
 
+        token_budget: Tokens a run may spend on model calls in its items; once used up,
+            items not yet started are recorded as `cancelled` (`TokenBudgetExceeded`).
+
     Returns:
         The uncompiled graph; compile it with your checkpointer, store and name.
 
@@ -182,7 +183,7 @@ def create_orchestrator_graph(
         if thing is None:
             raise ValueError(f"{graph}: a {role} is required; pass a function or a Runnable")
     fail_fast = failure_mode(on_error, min_successes, units=None, graph=graph)
-    max_concurrency = check_max_concurrency(max_concurrency, graph=graph)
+    limits = run_limits(max_concurrency, token_budget, graph=graph)
     max_items = check_positive(max_items, what=f"{graph}: max_items", allow_none=False) or 1
     if chunk_size != "auto":
         check_positive(chunk_size, what=f"{graph}: chunk_size (or 'auto')", allow_none=False)
@@ -220,9 +221,7 @@ def create_orchestrator_graph(
     builder.add_node(DISPATCH, make_node(_dispatch_node(max_items), name=DISPATCH))
     builder.add_node(
         WORKER,
-        make_node(
-            _worker_node(Unit(worker, label=WORKER), policy, writes, max_concurrency), name=WORKER
-        ),
+        make_node(_worker_node(Unit(worker, label=WORKER), policy, writes, limits), name=WORKER),
     )
     builder.add_node(
         SYNTHESIZER,
@@ -237,7 +236,7 @@ def create_orchestrator_graph(
         if not items:
             return SYNTHESIZER
         size = chunk(len(items), chunk_size)
-        scope = new_scope()
+        scope = new_scope_id()
         indexed = list(enumerate(items))
         return [
             Send(WORKER, {"items": indexed[start : start + size], "scope": scope})

@@ -17,17 +17,17 @@ from langgraph_parallel._engine import (
     retry_policies,
     timeout_seconds,
 )
+from langgraph_parallel._scope import new_scope_id
 from langgraph_parallel.graphs._common import (
     MaxConcurrency,
     OnError,
     ParallelStateGraph,
     StateSpec,
-    check_max_concurrency,
     check_name,
     check_positive,
     failure_mode,
     join_node,
-    new_scope,
+    run_limits,
     unit_node,
     unit_payload,
 )
@@ -80,6 +80,7 @@ def create_voting_graph(
     timeout: TimeoutLike | None = None,
     retry: RetryLike | None = None,
     max_concurrency: MaxConcurrency = None,
+    token_budget: int | None = None,
 ) -> ParallelStateGraph:
     """Build a voting graph: every voter does the same task at once, a tally picks the winner.
 
@@ -110,6 +111,9 @@ def create_voting_graph(
         max_concurrency: Most voters running at once: a number (per run) or a shared
             `ConcurrencyLimit`.
 
+        token_budget: Tokens a run may spend on model calls in its voters; once used up,
+            voters not yet started are recorded as `cancelled` (`TokenBudgetExceeded`).
+
     Returns:
         The uncompiled graph; compile it with your checkpointer, store and name.
 
@@ -139,7 +143,7 @@ def create_voting_graph(
     if TALLY in nodes:
         raise ValueError(f"{graph}: voter name {TALLY!r} is reserved for the tally node")
     fail_fast = failure_mode(on_error, min_successes, units=len(labels), graph=graph)
-    max_concurrency = check_max_concurrency(max_concurrency, graph=graph)
+    limits = run_limits(max_concurrency, token_budget, graph=graph)
     if not (callable(method) or method in _METHODS):
         raise ValueError(
             f"{graph}: method must be one of {', '.join(map(repr, _METHODS))} or a function "
@@ -169,7 +173,7 @@ def create_voting_graph(
     builder.parallel_tasks = len(labels)
     for name, voter in nodes.items():
         unit = Unit(voter, label=f"voter {name!r}")
-        builder.add_node(name, make_node(unit_node(unit, policy, max_concurrency), name=name))
+        builder.add_node(name, make_node(unit_node(unit, policy, limits), name=name))
     builder.add_node(
         TALLY,
         make_node(join_node(Unit(count_votes, label=TALLY), labels, min_successes), name=TALLY),
@@ -177,7 +181,7 @@ def create_voting_graph(
     single = VOTER in nodes
 
     def dispatch(values: dict[str, Any]) -> list[Send]:
-        inputs, scope = state.check_input(values), new_scope()
+        inputs, scope = state.check_input(values), new_scope_id()
         return [
             Send(VOTER if single else label, unit_payload(inputs, scope, label, index))
             for index, label in enumerate(labels)

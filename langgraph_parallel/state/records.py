@@ -6,7 +6,7 @@ through `langgraph dev`, and show as-is in LangGraph Studio.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired
 
 from langchain_core.messages.ai import UsageMetadata
 from typing_extensions import TypedDict
@@ -50,6 +50,8 @@ class BranchResult(TypedDict):
     """How many times it was called (1 plus its retries)."""
     usage: UsageMetadata | None
     """Tokens its model calls used, summed; `None` when it made none."""
+    simulated: NotRequired[bool]
+    """Present (and `True`) when the offline simulated model answered any of its calls."""
 
 
 VoteStatus = Literal["ok", "abstained", "error", "timeout", "cancelled"]

@@ -1,0 +1,137 @@
+"""What the parallel units of one run share: a concurrency cap, a token budget, a way to stop.
+
+LangGraph gives the tasks of one step no shared object, so each run's `Send` payloads carry a
+scope id and every unit looks its scope up here. Scopes are found by id as long as a unit
+holds them, and the most recent ones are kept a while longer, so a unit that starts late
+(queued behind LangGraph's own `max_concurrency`) still finds its run's budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from langchain_core.messages.ai import UsageMetadata
+
+from langgraph_parallel.nodes.limits import ConcurrencyLimit
+
+_RECENT = 4096
+
+
+@dataclass(frozen=True)
+class StopReason:
+    """Why a unit was stopped: recorded as its error (`type` = `kind`)."""
+
+    kind: str
+    message: str
+
+
+@dataclass(eq=False)
+class _Running:
+    task: asyncio.Task[object]
+    loop: asyncio.AbstractEventLoop
+    stop_reason: StopReason | None = None
+
+
+@dataclass(eq=False)
+class RunScope:
+    """The shared state of one run's parallel units.
+
+    Attributes:
+        limit: The cap the run's units share, if any.
+        token_budget: Tokens the run may use before it stops starting units.
+    """
+
+    limit: ConcurrencyLimit | None = None
+    token_budget: int | None = None
+    tokens: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _running: dict[tuple[str, int], _Running] = field(default_factory=dict)
+    _stopped: dict[tuple[str, int], StopReason] = field(default_factory=dict)
+
+    def add_usage(self, usage: UsageMetadata) -> None:
+        """Count a model call's tokens against the budget."""
+        with self._lock:
+            self.tokens += usage.get("total_tokens", 0)
+
+    def over_budget(self) -> bool:
+        """Whether the run has used up its token budget."""
+        return self.token_budget is not None and self.tokens >= self.token_budget
+
+    def enter(self, branch: str, index: int) -> StopReason | None:
+        """Register the current task as unit `(branch, index)`; return why it must not run."""
+        key = (branch, index)
+        with self._lock:
+            if key in self._stopped:
+                return self._stopped[key]
+            task = asyncio.current_task()
+            if task is not None:
+                self._running[key] = _Running(task, asyncio.get_running_loop())
+        return None
+
+    def leave(self, branch: str, index: int) -> StopReason | None:
+        """Unregister unit `(branch, index)`; return why it was stopped, if it was."""
+        with self._lock:
+            running = self._running.pop((branch, index), None)
+            return running.stop_reason if running else self._stopped.get((branch, index))
+
+    def stop(self, units: Iterable[tuple[str, int]], reason: StopReason) -> None:
+        """Stop units: cancel those running, and keep those not started from starting."""
+        with self._lock:
+            for key in units:
+                self._stopped.setdefault(key, reason)
+                running = self._running.get(key)
+                if running is not None and running.stop_reason is None:
+                    running.stop_reason = reason
+                    running.loop.call_soon_threadsafe(running.task.cancel)
+
+
+_live: weakref.WeakValueDictionary[str, RunScope] = weakref.WeakValueDictionary()
+_recent: OrderedDict[str, RunScope] = OrderedDict()
+_registry_lock = threading.Lock()
+
+
+def new_scope_id() -> str:
+    """A fresh id for one run of a graph."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """What a graph shares between the units of each of its runs.
+
+    Attributes:
+        max_concurrency: A number (one cap per run) or a shared `ConcurrencyLimit`.
+        token_budget: Tokens a run may use before it stops starting units.
+    """
+
+    max_concurrency: int | ConcurrencyLimit | None = None
+    token_budget: int | None = None
+
+    def scope(self, scope_id: str) -> RunScope:
+        """The scope of run `scope_id`, created on first use."""
+        return run_scope(scope_id, self)
+
+
+def run_scope(scope_id: str, limits: RunLimits) -> RunScope:
+    """The scope of run `scope_id`, created on first use with `limits`."""
+    max_concurrency = limits.max_concurrency
+    with _registry_lock:
+        scope = _live.get(scope_id)
+        if scope is None:
+            limit = (
+                ConcurrencyLimit(max_concurrency, name=scope_id)
+                if isinstance(max_concurrency, int)
+                else max_concurrency
+            )
+            scope = _live[scope_id] = RunScope(limit=limit, token_budget=limits.token_budget)
+        _recent[scope_id] = scope
+        _recent.move_to_end(scope_id)
+        while len(_recent) > _RECENT:
+            _recent.popitem(last=False)
+        return scope
