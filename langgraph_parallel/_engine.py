@@ -30,10 +30,16 @@ from langchain_core.outputs import ChatGeneration, LLMResult
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langchain_core.runnables.config import var_child_runnable_config
 from langgraph._internal._runnable import RunnableCallable
+from langgraph.config import get_stream_writer
 from langgraph.errors import GraphBubbleUp, NodeTimeoutError
 from langgraph.types import RetryPolicy, StreamWriter, TimeoutPolicy
 
-from langgraph_parallel._scope import RunScope, StopReason
+from langgraph_parallel._scope import (
+    RunScope,
+    StopReason,
+    reset_current_unit,
+    set_current_unit,
+)
 from langgraph_parallel.state.records import BranchError, BranchResult, BranchStatus
 
 T = TypeVar("T")
@@ -114,7 +120,7 @@ def _matches(policy: RetryPolicy, exc: Exception) -> bool:
     return bool(retry_on(exc))
 
 
-def _retry_delay(policies: Sequence[RetryPolicy], exc: Exception, failures: int) -> float | None:
+def retry_delay(policies: Sequence[RetryPolicy], exc: Exception, failures: int) -> float | None:
     """Seconds to wait before retrying, or `None` to give up (LangGraph's rules)."""
     policy = next((p for p in policies if _matches(p, exc)), None)
     if policy is None or failures >= policy.max_attempts:
@@ -281,21 +287,32 @@ def _record(
     return record
 
 
+def stream_writer() -> StreamWriter | None:
+    """LangGraph's custom-stream writer, or `None` outside a graph run."""
+    try:
+        return get_stream_writer()
+    except RuntimeError:  # called outside a runnable context, e.g. node.invoke() directly
+        return None
+
+
 def _event(kind: str, branch: str, index: int, **fields: Any) -> dict[str, Any]:
     return {"kind": "branch", "event": kind, "branch": branch, "index": index, **fields}
 
 
-async def _attempt(unit: Unit, value: Any, config: RunnableConfig, timeout: float | None) -> Any:
+async def attempt_with_timeout(
+    call: Callable[[], Awaitable[T]], timeout: float | None, label: str
+) -> T:
+    """Await `call()`; past `timeout` seconds, raise LangGraph's `NodeTimeoutError`."""
     if timeout is None:
-        return await unit(value, config)
+        return await call()
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout) as scope:
-            return await unit(value, config)
+            return await call()
     except TimeoutError:
         if scope.expired():
             raise NodeTimeoutError(
-                unit.label, time.perf_counter() - started, kind="run", run_timeout=timeout
+                label, time.perf_counter() - started, kind="run", run_timeout=timeout
             ) from None
         raise
 
@@ -318,6 +335,7 @@ async def run_unit(
     unless the unit's own `scope` stopped it: then it is recorded as `cancelled`.
     """
     token = var_child_runnable_config.set(config)
+    unit_token = set_current_unit(scope, branch, index)
     box = _UsageBox(scope)
     box_token = _usage_box.set(box)
     started = time.perf_counter()
@@ -340,6 +358,7 @@ async def run_unit(
         if scope is not None:
             scope.leave(branch, index)
         _usage_box.reset(box_token)
+        reset_current_unit(unit_token)
         var_child_runnable_config.reset(token)
 
 
@@ -402,11 +421,13 @@ async def _attempts(
         if writer is not None:
             writer(_event("start" if attempt == 1 else "retry", branch, index, attempt=attempt))
         try:
-            result = await _attempt(unit, value, config, policy.timeout)
+            result = await attempt_with_timeout(
+                lambda: unit(value, config), policy.timeout, unit.label
+            )
         except GraphBubbleUp:
             raise
         except Exception as exc:
-            delay = _retry_delay(policy.retry, exc, attempt)
+            delay = retry_delay(policy.retry, exc, attempt)
             if delay is None:
                 status: BranchStatus = "timeout" if isinstance(exc, NodeTimeoutError) else "error"
                 elapsed = time.perf_counter() - started
@@ -442,23 +463,26 @@ async def _attempts(
         await asyncio.sleep(delay)
 
 
+Job = tuple[Unit, str, int, Any]
+"""One unit of work for `run_units`: what to run, its branch name, its index, its input."""
+
+
 async def run_units(
-    unit: Unit,
-    items: Sequence[tuple[int, Any]],
+    jobs: Sequence[Job],
     *,
-    branch: str,
     config: RunnableConfig,
     policy: Policy,
     scope: RunScope | None = None,
     writer: StreamWriter | None = None,
 ) -> list[BranchResult]:
-    """Run many items of one unit concurrently; records come back in `items` order.
+    """Run many units concurrently; records come back in `jobs` order.
 
-    Under `fail_fast` the first error cancels the other items and is raised.
+    Under `fail_fast` the first error cancels the other units and is raised.
     """
     config = with_usage_collector(config)
 
-    def start(index: int, value: Any) -> Awaitable[BranchResult]:
+    def start(job: Job) -> Awaitable[BranchResult]:
+        unit, branch, index, value = job
         return run_unit(
             unit,
             value,
@@ -470,10 +494,9 @@ async def run_units(
             writer=writer,
         )
 
-    if len(items) == 1:
-        index, value = items[0]
-        return [await start(index, value)]
-    tasks = [asyncio.ensure_future(start(index, value)) for index, value in items]
+    if len(jobs) == 1:
+        return [await start(jobs[0])]
+    tasks = [asyncio.ensure_future(start(job)) for job in jobs]
     try:
         _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
     except BaseException:

@@ -9,16 +9,18 @@ holds them, and the most recent ones are kept a while longer, so a unit that sta
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from langchain_core.messages.ai import UsageMetadata
 
-from langgraph_parallel.nodes.limits import ConcurrencyLimit
+from langgraph_parallel._limits import ConcurrencyLimit
 
 _RECENT = 4096
 
@@ -135,3 +137,23 @@ def run_scope(scope_id: str, limits: RunLimits) -> RunScope:
         while len(_recent) > _RECENT:
             _recent.popitem(last=False)
         return scope
+
+
+_current: contextvars.ContextVar[tuple[RunScope, str, int] | None] = contextvars.ContextVar(
+    "langgraph_parallel_scope", default=None
+)
+
+
+def current_unit() -> tuple[RunScope, str, int] | None:
+    """The scope, branch name and index of the unit running in this context, if any."""
+    return _current.get()
+
+
+def set_current_unit(scope: RunScope | None, branch: str, index: int) -> contextvars.Token[Any]:
+    """Mark the current context as running unit `(branch, index)` of `scope`."""
+    return _current.set(None if scope is None else (scope, branch, index))
+
+
+def reset_current_unit(token: contextvars.Token[Any]) -> None:
+    """Undo `set_current_unit`."""
+    _current.reset(token)

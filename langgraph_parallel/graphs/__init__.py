@@ -1,15 +1,18 @@
-"""Graph factories: sectioning fan-out, orchestrator-worker and voting."""
+"""Graph factories: sectioning fan-out, orchestrator-worker, voting and guarded generation."""
 
 from langgraph_parallel.graphs._common import OnError, ParallelStateGraph
 from langgraph_parallel.graphs.fanout import Branch, create_fanout_graph
+from langgraph_parallel.graphs.guarded import GuardedState, create_guarded_graph
 from langgraph_parallel.graphs.orchestrator import create_orchestrator_graph
 from langgraph_parallel.graphs.voting import create_voting_graph
 
 __all__ = [
     "Branch",
+    "GuardedState",
     "OnError",
     "ParallelStateGraph",
     "create_fanout_graph",
+    "create_guarded_graph",
     "create_orchestrator_graph",
     "create_voting_graph",
 ]

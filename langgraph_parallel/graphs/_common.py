@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal, NotRequired, Required, get_args, get
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.cache.base import BaseCache
-from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
@@ -21,13 +20,14 @@ from langgraph_parallel._engine import (
     Policy,
     Unit,
     run_unit,
+    stream_writer,
     unit_config,
     usage_total,
     with_usage_collector,
 )
+from langgraph_parallel._limits import ConcurrencyLimit
 from langgraph_parallel._scope import RunLimits
 from langgraph_parallel.errors import BranchFailuresError, InvalidInputError
-from langgraph_parallel.nodes.limits import ConcurrencyLimit
 from langgraph_parallel.state.records import BranchResult
 from langgraph_parallel.state.schemas import DefaultInput
 
@@ -303,7 +303,7 @@ def unit_node(
             config=unit_config(with_usage_collector(config), branch, index),
             policy=policy,
             scope=limits.scope(payload["scope"]),
-            writer=get_stream_writer(),
+            writer=stream_writer(),
         )
         update: dict[str, Any] = {"results": [record]}
         if writes is not None and record["status"] == "ok":

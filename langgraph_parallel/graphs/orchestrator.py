@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.config import get_stream_writer
 from langgraph.graph import END, START
 from langgraph.pregel import Pregel
 from langgraph.types import Command, Overwrite, Send
@@ -21,6 +20,7 @@ from langgraph_parallel._engine import (
     make_node,
     retry_policies,
     run_units,
+    stream_writer,
     timeout_seconds,
 )
 from langgraph_parallel._scope import RunLimits, new_scope_id
@@ -83,13 +83,11 @@ def chunk(count: int, chunk_size: int | Literal["auto"]) -> int:
 def _worker_node(worker: Unit, policy: Policy, writes: str | None, limits: RunLimits) -> NodeFunc:
     async def work(payload: dict[str, Any], config: RunnableConfig) -> list[Command[Any]]:
         records = await run_units(
-            worker,
-            payload["items"],
-            branch=WORKER,
+            [(worker, WORKER, index, item) for index, item in payload["items"]],
             config=config,
             policy=policy,
             scope=limits.scope(payload["scope"]),
-            writer=get_stream_writer(),
+            writer=stream_writer(),
         )
         updates: list[Command[Any]] = (
             [Command(update={writes: r["value"]}) for r in records if r["status"] == "ok"]

@@ -80,17 +80,17 @@ def normalizer(spec: Normalizer | Sequence[Normalizer] | None) -> Callable[[Any]
     return apply
 
 
-def _freeze(value: Any) -> Hashable:
+def freeze(value: Any) -> Hashable:
     """A hashable stand-in for an answer, equal for equal answers."""
     if isinstance(value, BaseModel):
-        return ("model", type(value).__qualname__, _freeze(value.model_dump()))
+        return ("model", type(value).__qualname__, freeze(value.model_dump()))
     if isinstance(value, Mapping):
-        items = sorted(((repr(k), _freeze(v)) for k, v in value.items()), key=lambda kv: kv[0])
+        items = sorted(((repr(k), freeze(v)) for k, v in value.items()), key=lambda kv: kv[0])
         return ("mapping", tuple(items))
     if isinstance(value, list | tuple):
-        return ("sequence", tuple(_freeze(v) for v in value))
+        return ("sequence", tuple(freeze(v) for v in value))
     if isinstance(value, set | frozenset):
-        return ("set", frozenset(_freeze(v) for v in value))
+        return ("set", frozenset(freeze(v) for v in value))
     if isinstance(value, Hashable):
         try:
             hash(value)
@@ -174,7 +174,7 @@ def tally(
     counts: dict[Hashable, VoteCount] = {}
     for v in cast:
         count = counts.setdefault(
-            _freeze(v["normalized"]), {"answer": v["normalized"], "votes": 0, "weight": 0.0}
+            freeze(v["normalized"]), {"answer": v["normalized"], "votes": 0, "weight": 0.0}
         )
         count["votes"] += 1
         count["weight"] += v["weight"] if method == "weighted" else 1.0
@@ -195,7 +195,7 @@ def tally(
     elif ranked:
         winner = ranked[0]["answer"]
         tie = len(ranked) > 1 and ranked[1]["weight"] == ranked[0]["weight"]
-    found = counts.get(_freeze(winner)) if winner is not None else None
+    found = counts.get(freeze(winner)) if winner is not None else None
     return {
         "winner": winner,
         "method": method if isinstance(method, str) else getattr(method, "__name__", "custom"),

@@ -1,0 +1,110 @@
+"""Resolve a chat model from an instance, a spec string, or the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+from langgraph_parallel.models.simulated import SimulatedChatModel
+
+ModelLike = BaseChatModel | str | None
+"""A chat model instance, a spec such as `"openai:gpt-4o-mini"` or `"simulated"`, or `None`
+for the default (see `resolve_model`)."""
+
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+MODEL_ENV = "LANGGRAPH_PARALLEL_MODEL"
+
+
+def resolve_model(
+    model: ModelLike = None, *, env: Mapping[str, str] | None = None
+) -> BaseChatModel:
+    """Turn a model argument into a chat model.
+
+    - A `BaseChatModel` instance is used as given (any LangChain chat model works).
+    - `"openai:<name>"` builds `ChatOpenAI`, honouring `OPENAI_API_KEY` and `OPENAI_BASE_URL`,
+      so a local OpenAI-compatible server (vLLM, Ollama, LM Studio) works too.
+    - `"simulated"` (or `"simulated:<seed>"`) is the offline `SimulatedChatModel`.
+    - `None` reads `LANGGRAPH_PARALLEL_MODEL`; without it, `openai:gpt-4o-mini` when
+      `OPENAI_API_KEY` or `OPENAI_BASE_URL` is set (`OPENAI_MODEL` overrides the name), and
+      the simulated model when neither is: the only case where it is chosen for you.
+
+    A real model that was asked for never falls back to the simulated one: a missing key is
+    an error here, and a failing call is a failing call.
+
+    Args:
+        model: The model argument.
+        env: The environment to read (default `os.environ`).
+
+    Returns:
+        The chat model.
+
+    Raises:
+        ValueError: An unknown provider, or an OpenAI model without a key or base URL.
+        TypeError: Something that is neither a chat model nor a string.
+
+    Example:
+        ```python
+        from langgraph_parallel.models import SimulatedChatModel, resolve_model
+
+        assert isinstance(resolve_model(None, env={}), SimulatedChatModel)
+        model = resolve_model("openai:gpt-4o-mini", env={"OPENAI_API_KEY": "sk-test"})
+        assert type(model).__name__ == "ChatOpenAI" and model.model_name == "gpt-4o-mini"
+        ```
+    """
+    if isinstance(model, BaseChatModel):
+        return model
+    env = os.environ if env is None else env
+    if model is None:
+        model = env.get(MODEL_ENV) or None
+        if model is None:
+            if not (env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL")):
+                return SimulatedChatModel()
+            model = f"openai:{env.get('OPENAI_MODEL') or DEFAULT_OPENAI_MODEL}"
+    if not isinstance(model, str):
+        raise TypeError(
+            f"model must be a LangChain chat model or a spec like 'openai:gpt-4o-mini', "
+            f"got {type(model).__name__}"
+        )
+    provider, _, name = model.partition(":")
+    if provider == "simulated":
+        try:
+            return SimulatedChatModel(seed=int(name or 0))
+        except ValueError:
+            raise ValueError(
+                f"model {model!r}: the seed after 'simulated:' must be a whole number"
+            ) from None
+    if provider == "openai":
+        return _openai(name, env, model)
+    raise ValueError(
+        f"unknown model {model!r}: use 'openai:<model name>', 'simulated', or pass any "
+        "LangChain chat model instance (e.g. ChatAnthropic(...))"
+    )
+
+
+def _openai(name: str, env: Mapping[str, str], spec: str) -> BaseChatModel:
+    if not name:
+        raise ValueError(f"model {spec!r} names no model; write e.g. 'openai:gpt-4o-mini'")
+    key, base_url = env.get("OPENAI_API_KEY"), env.get("OPENAI_BASE_URL")
+    if not key and not base_url:
+        raise ValueError(
+            f"model {spec!r} needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
+            "OpenAI-compatible server); set it, or use model='simulated' to run offline"
+        )
+    from langchain_openai import ChatOpenAI  # imported on use: it is slow to import
+
+    options: dict[str, Any] = {"model": name, "api_key": key or "unused-by-local-server"}
+    if base_url:
+        options["base_url"] = base_url
+    return ChatOpenAI(**options)
+
+
+def is_simulated(model: Any) -> bool:
+    """Whether `model` is (or wraps) the offline simulated model."""
+    while model is not None:
+        if isinstance(model, SimulatedChatModel):
+            return True
+        model = getattr(model, "bound", None)
+    return False

@@ -1,0 +1,119 @@
+"""LLM nodes: a prompt and a model, optionally with a structured-output schema."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.prompts import BasePromptTemplate
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from langgraph_parallel._engine import make_node
+from langgraph_parallel._limits import ConcurrencyLimit
+from langgraph_parallel.models import ModelLike, resolve_model
+
+_PACKAGE_KEYS = frozenset({"results", "usage", "output", "plan"})
+
+
+class _Variables(dict[str, Any]):
+    def __missing__(self, key: str) -> Any:
+        raise KeyError(
+            f"the prompt uses {{{key}}}, which the input does not have "
+            f"(it has: {', '.join(sorted(self)) or 'nothing'}); "
+            "add the key to the input, or double the braces ({{ }}) to write them literally"
+        )
+
+
+def variables(value: Any) -> dict[str, Any]:
+    """The template variables of a node input: a dict's keys, else `{"input": value}`."""
+    if isinstance(value, Mapping):
+        return {k: v for k, v in value.items() if k not in _PACKAGE_KEYS}
+    return {"input": value}
+
+
+def render_input(value: Any) -> str:
+    """A node input as the text of a user message."""
+    if isinstance(value, Mapping):
+        return "\n".join(f"{k}: {v}" for k, v in variables(value).items())
+    return str(value)
+
+
+async def prompt_messages(
+    prompt: str | BasePromptTemplate[Any], value: Any, config: RunnableConfig | None = None
+) -> list[BaseMessage]:
+    """The messages for one call.
+
+    A prompt template is filled from the input; system text is filled the same way and
+    followed by the input as the user message.
+    """
+    if isinstance(prompt, BasePromptTemplate):
+        return (await prompt.ainvoke(variables(value), config)).to_messages()
+    system = prompt.format_map(_Variables(variables(value)))
+    return [SystemMessage(system), HumanMessage(render_input(value))]
+
+
+def llm_node(
+    prompt: str | BasePromptTemplate[Any],
+    model: ModelLike = None,
+    *,
+    schema: type | dict[str, Any] | None = None,
+    output_key: str | None = None,
+    limit: ConcurrencyLimit | None = None,
+    name: str = "llm",
+) -> Runnable[Any, Any]:
+    """Build a node that asks a model and returns its answer.
+
+    The node's input (a graph's state, a work item, or a voter's input) fills the prompt:
+    a dict's keys are the template variables, any other value is `{input}`. With a string
+    prompt, that string is the system message and the input is the user message. Model
+    usage is recorded per branch by the graphs of this package (`BranchResult.usage`).
+
+    Args:
+        prompt: System text with optional `{variables}`, or a LangChain prompt template.
+        model: A chat model, a spec like `"openai:gpt-4o-mini"`, or `None` for the default
+            (the offline simulated model when no API key is set); see `resolve_model`.
+        schema: A Pydantic model or JSON schema: the node returns a validated object (dict
+            for a JSON schema) instead of text.
+        output_key: Return `{output_key: answer}`, a state update, instead of the answer
+            itself; use this to add the node to your own `StateGraph`.
+        limit: A `ConcurrencyLimit` every call of this node acquires, e.g. one per provider.
+        name: The node's name.
+
+    Returns:
+        A Runnable usable as a branch, worker, voter or aggregator, or as a LangGraph node.
+
+    Example:
+        ```python
+        from langgraph_parallel import create_fanout_graph
+        from langgraph_parallel.models import Latency, SimulatedChatModel
+        from langgraph_parallel.nodes import concatenate, llm_node
+
+        model = SimulatedChatModel(latency=Latency.fixed(0.01))
+        graph = create_fanout_graph(
+            {
+                "pros": llm_node("List the advantages of {input}.", model),
+                "cons": llm_node("List the drawbacks of {input}.", model),
+            },
+            concatenate(),
+        ).compile()
+        assert graph.invoke({"input": "remote work"})["output"].count("[simulated]") == 2
+        ```
+    """
+    chat = resolve_model(model)
+    runnable: Runnable[Any, Any] = (
+        chat.with_structured_output(schema) if schema is not None else chat
+    )
+
+    async def ask(value: Any, config: RunnableConfig) -> Any:
+        messages = await prompt_messages(prompt, value, config)
+        if limit is None:
+            answer = await runnable.ainvoke(messages, config)
+        else:
+            async with limit:
+                answer = await runnable.ainvoke(messages, config)
+        if schema is None:
+            answer = answer.content
+        return answer if output_key is None else {output_key: answer}
+
+    return make_node(ask, name=name)

@@ -1,0 +1,234 @@
+"""Wrappers for any node or callable: timeout, retry, fallback, concurrency and rate limits.
+
+Each returns a Runnable with the wrapped thing's name, usable as a branch, worker or voter,
+or as a node of your own `StateGraph` (under both `invoke` and `ainvoke`). They compose:
+`with_retry(with_timeout(fetch, 2))` retries each timed-out attempt.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from langchain_core.rate_limiters import BaseRateLimiter
+from langchain_core.runnables import Runnable, RunnableConfig
+from langgraph.errors import NodeTimeoutError
+from langgraph.types import RetryPolicy
+
+from langgraph_parallel._engine import (
+    RetryLike,
+    TimeoutLike,
+    Unit,
+    attempt_with_timeout,
+    make_node,
+    retry_delay,
+    retry_policies,
+    timeout_seconds,
+)
+from langgraph_parallel._limits import ConcurrencyLimit
+
+
+def _name(thing: Any) -> str:
+    if isinstance(thing, Runnable):
+        return thing.get_name()
+    return str(getattr(thing, "__name__", type(thing).__name__))
+
+
+def _wrap(
+    thing: Any, around: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]
+) -> Runnable[Any, Any]:
+    name = _name(thing)
+    unit = Unit(thing, label=name)
+
+    async def wrapped(value: Any, config: RunnableConfig) -> Any:
+        return await around(lambda: unit(value, config))
+
+    return make_node(wrapped, name=name)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether an error is worth retrying.
+
+    Rate limits (429), server errors (5xx), timeouts and lost connections are, whether they
+    come from the `openai` or `httpx` clients, `requests`, or Python itself. Programming
+    errors (`ValueError`, `TypeError`, `KeyError`, ...) and client errors (4xx other than
+    429) are not.
+
+    Example:
+        ```python
+        from langgraph_parallel.nodes import is_transient
+
+        assert is_transient(ConnectionResetError()) and not is_transient(ValueError())
+        ```
+    """
+    import httpx
+    import openai
+
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(exc, openai.APIStatusError | httpx.HTTPStatusError):
+        return status == 429 or (status is not None and status >= 500)
+    if isinstance(exc, openai.APIConnectionError | httpx.TransportError):  # includes timeouts
+        return True
+    try:
+        import requests
+    except ImportError:  # pragma: no cover - requests comes with langsmith
+        pass
+    else:
+        if isinstance(exc, requests.HTTPError):
+            return status == 429 or (status is not None and status >= 500)
+        if isinstance(exc, requests.ConnectionError | requests.Timeout):
+            return True
+    from langgraph_parallel.models import SimulatedModelError
+
+    return isinstance(exc, ConnectionError | TimeoutError | NodeTimeoutError | SimulatedModelError)
+
+
+TRANSIENT_RETRY = RetryPolicy(retry_on=is_transient)
+"""LangGraph's default backoff (0.5 s, doubling, 3 attempts), retrying `is_transient` errors."""
+
+
+def with_timeout(thing: Any, seconds: TimeoutLike) -> Runnable[Any, Any]:
+    """Fail a call that takes longer than `seconds` with LangGraph's `NodeTimeoutError`.
+
+    Sync callables are timed out too: the call stops counting and its thread finishes in the
+    background, its result discarded.
+    """
+    limit = timeout_seconds(seconds, what="with_timeout")
+    name = _name(thing)
+
+    async def around(call: Callable[[], Awaitable[Any]]) -> Any:
+        return await attempt_with_timeout(call, limit, name)
+
+    return _wrap(thing, around)
+
+
+def with_retry(thing: Any, retry: RetryLike = TRANSIENT_RETRY) -> Runnable[Any, Any]:
+    """Retry a failing call under LangGraph `RetryPolicy` rules.
+
+    The default retries rate limits, server errors, timeouts and lost connections (see
+    `is_transient`), not programming errors.
+
+    Example:
+        ```python
+        from langgraph.types import RetryPolicy
+        from langgraph_parallel.nodes import with_retry
+
+        calls = []
+
+        def flaky(state):
+            calls.append(1)
+            if len(calls) < 3:
+                raise ConnectionError("reset")
+            return "ok"
+
+        fast = RetryPolicy(initial_interval=0.01, jitter=False, retry_on=ConnectionError)
+        assert with_retry(flaky, fast).invoke({}) == "ok" and len(calls) == 3
+        ```
+    """
+    import asyncio
+
+    policies = retry_policies(retry, what="with_retry")
+
+    async def around(call: Callable[[], Awaitable[Any]]) -> Any:
+        failures = 0
+        while True:
+            try:
+                return await call()
+            except Exception as exc:
+                failures += 1
+                delay = retry_delay(policies, exc, failures)
+                if delay is None:
+                    raise
+            await asyncio.sleep(delay)
+
+    return _wrap(thing, around)
+
+
+def with_fallback(
+    thing: Any, value: Any, *, on: type[BaseException] | tuple[type[BaseException], ...] = Exception
+) -> Runnable[Any, Any]:
+    """Return `value` instead of raising when the call fails with `on`.
+
+    Example:
+        ```python
+        from langgraph_parallel.nodes import with_fallback
+
+        def broken(state):
+            raise ConnectionError("down")
+
+        assert with_fallback(broken, "cached answer").invoke({}) == "cached answer"
+        ```
+    """
+
+    async def around(call: Callable[[], Awaitable[Any]]) -> Any:
+        try:
+            return await call()
+        except on:
+            return value
+
+    return _wrap(thing, around)
+
+
+_shared: dict[str, ConcurrencyLimit] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_limit(name: str, limit: int | None = None) -> ConcurrencyLimit:
+    """The process-wide `ConcurrencyLimit` called `name`, created with `limit` on first use.
+
+    Use one per model or provider (`shared_limit("openai", 8)`) so every graph, run and
+    nested subgraph of the process shares it.
+
+    Raises:
+        ValueError: On first use without `limit`, or a later `limit` that differs.
+    """
+    with _shared_lock:
+        existing = _shared.get(name)
+        if existing is None:
+            if limit is None:
+                raise ValueError(
+                    f"shared_limit({name!r}) is not set yet; pass its size the first time"
+                )
+            existing = _shared[name] = ConcurrencyLimit(limit, name=name)
+        elif limit is not None and limit != existing.limit:
+            raise ValueError(
+                f"shared_limit({name!r}) already allows {existing.limit}, not {limit}; "
+                "call it without a size to reuse it"
+            )
+        return existing
+
+
+def with_concurrency_limit(thing: Any, limit: ConcurrencyLimit | str) -> Runnable[Any, Any]:
+    """Hold a place in `limit` (an instance, or the name of a `shared_limit`) for each call.
+
+    Unlike LangGraph's `max_concurrency`, which is per run loop, the limit holds across
+    nested subgraphs, concurrent runs and threads.
+    """
+    gate = shared_limit(limit) if isinstance(limit, str) else limit
+
+    async def around(call: Callable[[], Awaitable[Any]]) -> Any:
+        async with gate:
+            return await call()
+
+    return _wrap(thing, around)
+
+
+def with_rate_limit(thing: Any, limiter: BaseRateLimiter) -> Runnable[Any, Any]:
+    """Wait for `limiter` (e.g. LangChain's `InMemoryRateLimiter`) before each call.
+
+    Example:
+        ```python
+        from langchain_core.rate_limiters import InMemoryRateLimiter
+        from langgraph_parallel.nodes import with_rate_limit
+
+        limiter = InMemoryRateLimiter(requests_per_second=100, check_every_n_seconds=0.001)
+        assert with_rate_limit(lambda state: "ok", limiter).invoke({}) == "ok"
+        ```
+    """
+
+    async def around(call: Callable[[], Awaitable[Any]]) -> Any:
+        await limiter.aacquire(blocking=True)
+        return await call()
+
+    return _wrap(thing, around)
