@@ -407,7 +407,12 @@ async def _attempts(
 ) -> BranchResult:
     limit = scope.limit if scope is not None else None
     while True:
+        if limit is not None:
+            await limit.acquire()
+        # Checked once the unit could start, so units queued behind the cap see the spend.
         if scope is not None and scope.over_budget():
+            if limit is not None:
+                limit.release()
             reason = StopReason(
                 "TokenBudgetExceeded",
                 f"not started: the run used {scope.tokens:,} tokens of its "
@@ -416,8 +421,6 @@ async def _attempts(
             return _stopped(branch, index, reason, started, attempts[0], box, writer)
         attempts[0] += 1
         attempt = attempts[0]
-        if limit is not None:
-            await limit.acquire()
         if writer is not None:
             writer(_event("start" if attempt == 1 else "retry", branch, index, attempt=attempt))
         try:

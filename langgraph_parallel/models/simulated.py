@@ -20,6 +20,7 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
+from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
@@ -239,7 +240,7 @@ class SimulatedChatModel(BaseChatModel):
             raise SimulatedModelError(f"simulated model failure (error_rate={self.error_rate})")
         message = self._answer(
             messages,
-            run_manager.metadata if run_manager else None,
+            _metadata(run_manager),
             kwargs.get("tools"),
             kwargs.get("tool_choice"),
         )
@@ -258,7 +259,7 @@ class SimulatedChatModel(BaseChatModel):
             raise SimulatedModelError(f"simulated model failure (error_rate={self.error_rate})")
         message = self._answer(
             messages,
-            run_manager.metadata if run_manager else None,
+            _metadata(run_manager),
             kwargs.get("tools"),
             kwargs.get("tool_choice"),
         )
@@ -304,17 +305,14 @@ class SimulatedChatModel(BaseChatModel):
             raise SimulatedModelError(f"simulated model failure (error_rate={self.error_rate})")
         message = self._answer(
             messages,
-            run_manager.metadata if run_manager else None,
+            _metadata(run_manager),
             kwargs.get("tools"),
             kwargs.get("tool_choice"),
         )
         pieces = self._pieces(message)
-        for piece in pieces:
+        for piece in pieces:  # LangChain reports each token to the callbacks itself
             time.sleep(delay * 0.7 / len(pieces))
-            chunk = ChatGenerationChunk(message=piece)
-            if run_manager:
-                run_manager.on_llm_new_token(str(piece.content), chunk=chunk)
-            yield chunk
+            yield ChatGenerationChunk(message=piece)
 
     async def _astream(
         self,
@@ -329,17 +327,14 @@ class SimulatedChatModel(BaseChatModel):
             raise SimulatedModelError(f"simulated model failure (error_rate={self.error_rate})")
         message = self._answer(
             messages,
-            run_manager.metadata if run_manager else None,
+            _metadata(run_manager),
             kwargs.get("tools"),
             kwargs.get("tool_choice"),
         )
         pieces = self._pieces(message)
-        for piece in pieces:
+        for piece in pieces:  # LangChain reports each token to the callbacks itself
             await asyncio.sleep(delay * 0.7 / len(pieces))
-            chunk = ChatGenerationChunk(message=piece)
-            if run_manager:
-                await run_manager.on_llm_new_token(str(piece.content), chunk=chunk)
-            yield chunk
+            yield ChatGenerationChunk(message=piece)
 
 
 class SimulatedModelError(RuntimeError):
@@ -376,6 +371,17 @@ _FILLER = [
     "regular",
     "review",
 ]
+
+
+def _metadata(
+    run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
+) -> dict[str, Any]:
+    # LangChain streams without handing `_stream`/`_astream` a run manager; the run's
+    # config (which carries the sample index) is then the one in context.
+    if run_manager is None:
+        config = var_child_runnable_config.get() or {}
+        return dict(config.get("metadata") or {})
+    return {**run_manager.inheritable_metadata, **(run_manager.metadata or {})}
 
 
 def _usage(tokens_in: int, tokens_out: int) -> UsageMetadata:

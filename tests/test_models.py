@@ -1,0 +1,271 @@
+"""Model resolution and the offline simulated model."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from typing import Any, Literal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
+from pydantic import BaseModel, Field, TypeAdapter
+
+from langgraph_parallel.models import (
+    Latency,
+    SimulatedChatModel,
+    SimulatedModelError,
+    is_simulated,
+    resolve_model,
+)
+from langgraph_parallel.models._schema import SchemaFiller
+
+FAST = Latency.fixed(0.0)
+
+
+class TestResolve:
+    def test_an_instance_is_used_as_given(self) -> None:
+        model = SimulatedChatModel(seed=9)
+        assert resolve_model(model) is model
+
+    def test_no_model_and_no_key_is_the_simulated_model(self) -> None:
+        assert isinstance(resolve_model(None, env={}), SimulatedChatModel)
+
+    def test_an_openai_key_makes_the_default_a_real_openai_model(self) -> None:
+        model = resolve_model(None, env={"OPENAI_API_KEY": "sk-fake-key"})
+        assert type(model).__name__ == "ChatOpenAI"
+        assert model.model_name == "gpt-4o-mini"
+        assert not is_simulated(model)
+
+    def test_a_base_url_points_the_openai_client_at_a_local_server(self) -> None:
+        env = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_MODEL": "llama3.1"}
+        model = resolve_model(None, env=env)
+        assert model.model_name == "llama3.1"
+        assert str(model.openai_api_base) == "http://127.0.0.1:9/v1"
+
+    def test_the_model_env_var_chooses_the_spec(self) -> None:
+        model = resolve_model(None, env={"LANGGRAPH_PARALLEL_MODEL": "simulated:42"})
+        assert isinstance(model, SimulatedChatModel) and model.seed == 42
+
+    def test_asking_for_openai_without_a_key_is_an_error_not_a_silent_fallback(self) -> None:
+        with pytest.raises(ValueError, match="needs OPENAI_API_KEY"):
+            resolve_model("openai:gpt-4o-mini", env={})
+
+    @pytest.mark.parametrize(
+        ("spec", "message"),
+        [
+            ("anthropic:claude", "unknown model"),
+            ("openai:", "names no model"),
+            ("simulated:x", "must be a whole number"),
+        ],
+    )
+    def test_bad_specs_say_how_to_fix_them(self, spec: str, message: str) -> None:
+        with pytest.raises(ValueError, match=message):
+            resolve_model(spec, env={"OPENAI_API_KEY": "k"})
+
+    def test_a_non_model_is_a_type_error(self) -> None:
+        with pytest.raises(TypeError, match="chat model or a spec"):
+            resolve_model(42)  # type: ignore[arg-type]
+
+    def test_the_key_never_shows_in_the_model_repr(self) -> None:
+        model = resolve_model("openai:gpt-4o-mini", env={"OPENAI_API_KEY": "sk-do-not-leak-123"})
+        assert "sk-do-not-leak-123" not in repr(model) and "sk-do-not-leak-123" not in str(
+            model.model_dump()
+        )
+
+
+class TestSimulatedModel:
+    def test_text_answers_say_they_are_simulated_and_report_usage(self) -> None:
+        answer = SimulatedChatModel(latency=FAST).invoke("What is the capital of Norway?")
+        assert answer.content.startswith("[simulated]")
+        assert answer.response_metadata["simulated"] is True
+        usage = answer.usage_metadata
+        assert usage and usage["input_tokens"] > 0 and usage["output_tokens"] > 0
+        assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+
+    def test_answers_are_deterministic_for_a_seed_and_differ_between_seeds(self) -> None:
+        prompt = [HumanMessage("Summarise the tides")]
+        first = SimulatedChatModel(latency=FAST, seed=1).invoke(prompt).content
+        again = SimulatedChatModel(latency=FAST, seed=1).invoke(prompt).content
+        other = SimulatedChatModel(latency=FAST, seed=2).invoke(prompt).content
+        assert first == again != other
+
+    def test_samples_differ_by_index_like_sampled_model_answers(self) -> None:
+        model = SimulatedChatModel(latency=FAST)
+        answers = {
+            model.invoke("Pick one", config={"metadata": {"lgp_index": i}}).content
+            for i in range(5)
+        }
+        assert len(answers) > 1
+
+    def test_structured_output_is_valid_for_pydantic_models(self) -> None:
+        class Review(BaseModel):
+            dimension: Literal["security", "performance", "style"]
+            score: int = Field(ge=1, le=10)
+            findings: list[str]
+            summary: str
+
+        review = SimulatedChatModel(latency=FAST).with_structured_output(Review).invoke("review")
+        assert isinstance(review, Review)
+        assert 1 <= review.score <= 10
+        assert review.summary.startswith("[simulated]")
+
+    def test_structured_output_is_valid_for_json_schemas(self) -> None:
+        schema = {
+            "title": "Label",
+            "description": "A sentiment label",
+            "type": "object",
+            "properties": {
+                "label": {"type": "string", "enum": ["positive", "negative"]},
+                "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            },
+            "required": ["label", "confidence"],
+        }
+        out = SimulatedChatModel(latency=FAST).with_structured_output(schema).invoke("classify")
+        assert out["label"] in {"positive", "negative"} and 0 <= out["confidence"] <= 1
+
+    def test_tool_calls_then_a_final_answer(self) -> None:
+        @tool
+        def lookup(city: str, days: int) -> str:
+            """Look up the weather."""
+            return "sunny"
+
+        model = SimulatedChatModel(latency=FAST).bind_tools([lookup])
+        first = model.invoke("weather in Oslo?")
+        assert [c["name"] for c in first.tool_calls] == ["lookup"]
+        assert set(first.tool_calls[0]["args"]) == {"city", "days"}
+        reply = ToolMessage("sunny", tool_call_id=first.tool_calls[0]["id"])
+        final = model.invoke([HumanMessage("weather in Oslo?"), first, reply])
+        assert not final.tool_calls and final.content.startswith("[simulated]")
+
+    def test_streams_token_by_token_with_usage_on_the_last_chunk(self) -> None:
+        model = SimulatedChatModel(latency=Latency.fixed(0.05))
+        chunks = list(model.stream("tell me a story"))
+        assert len(chunks) > 5
+        whole = chunks[0]
+        for chunk in chunks[1:]:
+            whole = whole + chunk
+        assert whole.content == model.invoke("tell me a story").content
+        assert whole.usage_metadata and whole.usage_metadata["output_tokens"] > 0
+
+    async def test_async_streaming_matches(self) -> None:
+        model = SimulatedChatModel(latency=FAST)
+        text = "".join([str(c.content) async for c in model.astream("hello")])
+        assert text == (await model.ainvoke("hello")).content
+
+    def test_error_rate_raises_a_simulated_error(self) -> None:
+        with pytest.raises(SimulatedModelError, match="simulated model failure"):
+            SimulatedChatModel(latency=FAST, error_rate=1.0).invoke("hi")
+
+
+class TestLatency:
+    def sample(self, latency: Latency, n: int = 4000) -> list[float]:
+        import random
+
+        rng = random.Random(0)
+        return [latency.sample(rng) for _ in range(n)]
+
+    def test_fixed_and_uniform(self) -> None:
+        assert set(self.sample(Latency.fixed(0.2), 10)) == {0.2}
+        uniform = self.sample(Latency.uniform(0.1, 0.3))
+        assert min(uniform) >= 0.1 and max(uniform) <= 0.3
+        assert statistics.mean(uniform) == pytest.approx(0.2, abs=0.01)
+
+    def test_heavy_tailed_has_the_median_and_p99_it_was_given(self) -> None:
+        values = sorted(self.sample(Latency.heavy_tailed(0.1, 1.0), 20000))
+        assert statistics.median(values) == pytest.approx(0.1, rel=0.05)
+        assert values[int(0.99 * len(values))] == pytest.approx(1.0, rel=0.15)
+
+    def test_bimodal_stragglers(self) -> None:
+        values = self.sample(Latency.bimodal(0.1, 2.0, 0.05), 20000)
+        assert set(values) == {0.1, 2.0}
+        assert values.count(2.0) / len(values) == pytest.approx(0.05, abs=0.01)
+
+    @pytest.mark.parametrize(
+        "make",
+        [
+            lambda: Latency.fixed(-1),
+            lambda: Latency.uniform(0.3, 0.1),
+            lambda: Latency.heavy_tailed(1.0, 0.5),
+            lambda: Latency.bimodal(0.1, 1.0, 1.5),
+        ],
+    )
+    def test_invalid_latencies_are_rejected(self, make: Any) -> None:
+        with pytest.raises(ValueError):
+            make()
+
+    def test_each_call_draws_its_own_latency(self) -> None:
+        model = SimulatedChatModel(latency=Latency.bimodal(0.0, 0.2, 0.5), seed=3)
+
+        async def timed() -> float:
+            started = time.perf_counter()
+            await model.ainvoke("same prompt")
+            return time.perf_counter() - started
+
+        async def many() -> list[float]:
+            return await asyncio.gather(*(timed() for _ in range(30)))
+
+        durations = asyncio.run(many())
+        assert any(d < 0.1 for d in durations) and any(d >= 0.2 for d in durations)
+
+
+json_schemas = st.recursive(
+    st.sampled_from(
+        [
+            {"type": "string"},
+            {"type": "string", "format": "date-time"},
+            {"type": "string", "maxLength": 12},
+            {"type": "integer", "minimum": 3, "maximum": 9},
+            {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+            {"type": "boolean"},
+            {"enum": ["a", "b", "c"]},
+            {"const": 7},
+            {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+        ]
+    ),
+    lambda inner: st.one_of(
+        st.builds(lambda items: {"type": "array", "items": items, "minItems": 1}, inner),
+        st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), inner, min_size=1).map(
+            lambda props: {"type": "object", "properties": props, "required": sorted(props)}
+        ),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(schema=json_schemas, seed=st.integers(0, 10_000))
+def test_generated_values_satisfy_their_schema(schema: dict[str, Any], seed: int) -> None:
+    import random
+
+    import jsonschema
+
+    value = SchemaFiller(schema, random.Random(seed)).fill()
+    jsonschema.validate(value, schema)
+
+
+def test_generated_values_validate_against_nested_pydantic_models() -> None:
+    import random
+
+    class Source(BaseModel):
+        url: str
+        score: float = Field(ge=0, le=1)
+
+    class Answer(BaseModel):
+        text: str
+        sources: list[Source] = Field(min_length=2)
+        kind: Literal["fact", "opinion"]
+        note: str | None = None
+
+    schema = Answer.model_json_schema()
+    for seed in range(50):
+        TypeAdapter(Answer).validate_python(SchemaFiller(schema, random.Random(seed)).fill())
+
+
+def test_a_bound_or_structured_simulated_model_is_still_recognised() -> None:
+    model = SimulatedChatModel(latency=FAST)
+    assert is_simulated(model.bind_tools([]))
+    assert not is_simulated(AIMessage("not a model"))

@@ -1,0 +1,184 @@
+"""Wrappers for any node or callable, through the public API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from helpers import Gauge
+from langchain_core.rate_limiters import InMemoryRateLimiter
+from langgraph.errors import NodeTimeoutError
+from langgraph.graph import START, StateGraph
+from langgraph.types import RetryPolicy
+from typing_extensions import TypedDict
+
+from langgraph_parallel import create_fanout_graph, create_orchestrator_graph
+from langgraph_parallel.models import SimulatedModelError
+from langgraph_parallel.nodes import (
+    concatenate,
+    is_transient,
+    shared_limit,
+    with_concurrency_limit,
+    with_fallback,
+    with_rate_limit,
+    with_retry,
+    with_timeout,
+)
+
+FAST = RetryPolicy(initial_interval=0.001, jitter=False, retry_on=is_transient)
+
+
+def response(status: int) -> httpx.Response:
+    return httpx.Response(
+        status, request=httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (openai.RateLimitError("slow down", response=response(429), body=None), True),
+        (openai.InternalServerError("oops", response=response(500), body=None), True),
+        (openai.APIStatusError("bad gateway", response=response(502), body=None), True),
+        (openai.BadRequestError("bad", response=response(400), body=None), False),
+        (openai.AuthenticationError("no", response=response(401), body=None), False),
+        (openai.APIConnectionError(request=httpx.Request("POST", "http://x")), True),
+        (openai.APITimeoutError(request=httpx.Request("POST", "http://x")), True),
+        (httpx.HTTPStatusError("x", request=response(503).request, response=response(503)), True),
+        (httpx.HTTPStatusError("x", request=response(404).request, response=response(404)), False),
+        (httpx.ConnectError("refused"), True),
+        (ConnectionRefusedError(), True),
+        (TimeoutError(), True),
+        (NodeTimeoutError("n", 1.0, kind="run", run_timeout=1.0), True),
+        (SimulatedModelError("x"), True),
+        (ValueError("bug"), False),
+        (KeyError("bug"), False),
+        (TypeError("bug"), False),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else str(v),
+)
+def test_is_transient(error: BaseException, transient: bool) -> None:
+    assert is_transient(error) is transient
+
+
+def test_with_retry_retries_transient_errors_only() -> None:
+    calls = {"flaky": 0, "bug": 0}
+
+    def flaky(state: Any) -> str:
+        calls["flaky"] += 1
+        if calls["flaky"] < 3:
+            raise openai.RateLimitError("429", response=response(429), body=None)
+        return "ok"
+
+    def bug(state: Any) -> str:
+        calls["bug"] += 1
+        raise KeyError("missing")
+
+    assert with_retry(flaky, FAST).invoke({}) == "ok"
+    with pytest.raises(KeyError):
+        with_retry(bug, FAST).invoke({})
+    assert calls == {"flaky": 3, "bug": 1}
+
+
+def test_with_timeout_stops_async_and_sync_calls() -> None:
+    async def hangs(state: Any) -> str:
+        await asyncio.sleep(5)
+        return "never"
+
+    def blocks(state: Any) -> str:
+        time.sleep(1)
+        return "late"
+
+    for thing in (hangs, blocks):
+        started = time.perf_counter()
+        with pytest.raises(NodeTimeoutError, match=r"exceeded its run timeout of 0\.100s"):
+            asyncio.run(with_timeout(thing, 0.1).ainvoke({}))
+        assert time.perf_counter() - started < 0.9
+
+
+def test_wrappers_compose_and_keep_the_name() -> None:
+    attempts = 0
+
+    async def fetch(state: Any) -> str:
+        nonlocal attempts
+        attempts += 1
+        await asyncio.sleep(5 if attempts < 2 else 0)
+        return "second try"
+
+    wrapped = with_retry(with_timeout(fetch, 0.05), FAST)
+    assert wrapped.get_name() == "fetch"
+    assert asyncio.run(wrapped.ainvoke({})) == "second try" and attempts == 2
+
+
+def test_with_fallback() -> None:
+    def down(state: Any) -> str:
+        raise ConnectionError("down")
+
+    assert with_fallback(down, "cached").invoke({}) == "cached"
+    with pytest.raises(ConnectionError):
+        with_fallback(down, "cached", on=ValueError).invoke({})
+
+
+def test_a_named_shared_limit_holds_across_graphs_and_nested_subgraphs() -> None:
+    gauge = Gauge()
+
+    async def call_provider(state: Any) -> str:
+        with gauge.inside():
+            await asyncio.sleep(0.03)
+        return "ok"
+
+    limited = with_concurrency_limit(call_provider, shared_limit("test-provider", 3))
+    inner = create_fanout_graph({f"b{i}": limited for i in range(4)}, concatenate()).compile()
+    outer = create_orchestrator_graph(
+        lambda s: [{"input": i} for i in range(4)], inner, concatenate()
+    ).compile()
+    other = create_fanout_graph({f"c{i}": limited for i in range(5)}, concatenate()).compile()
+
+    async def run_all() -> None:
+        await asyncio.gather(outer.ainvoke({"input": 1}), other.ainvoke({"input": 2}))
+
+    asyncio.run(run_all())
+    assert gauge.entered == 21
+    assert gauge.peak == 3
+    with pytest.raises(ValueError, match="already allows 3, not 5"):
+        shared_limit("test-provider", 5)
+    with pytest.raises(ValueError, match="pass its size the first time"):
+        shared_limit("never-made")
+
+
+def test_with_rate_limit_spaces_the_calls() -> None:
+    limiter = InMemoryRateLimiter(
+        requests_per_second=20, check_every_n_seconds=0.005, max_bucket_size=1
+    )
+    stamps: list[float] = []
+
+    async def ping(state: Any) -> None:
+        stamps.append(time.perf_counter())
+
+    limited = with_rate_limit(ping, limiter)
+
+    async def burst() -> None:
+        await asyncio.gather(*(limited.ainvoke({}) for _ in range(6)))
+
+    asyncio.run(burst())
+    assert stamps[-1] - stamps[0] >= 5 * 0.05 * 0.8  # 20/s: at least ~0.05 s apart
+
+
+def test_a_wrapped_node_works_in_a_plain_state_graph_under_invoke_and_ainvoke() -> None:
+    class S(TypedDict, total=False):
+        x: int
+        y: int
+
+    async def double(state: S) -> dict[str, int]:
+        return {"y": state["x"] * 2}
+
+    builder = StateGraph(S)
+    builder.add_node(with_timeout(double, 1))
+    builder.add_edge(START, "double")
+    graph = builder.compile()
+    assert graph.invoke({"x": 2}) == {"x": 2, "y": 4}
+    assert asyncio.run(graph.ainvoke({"x": 3})) == {"x": 3, "y": 6}
