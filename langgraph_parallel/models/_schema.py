@@ -33,7 +33,7 @@ _WORDS = [
 class SchemaFiller:
     """Builds values for a JSON schema from a seeded random source.
 
-    Free-text strings start with `[simulated]` so nobody mistakes them for real output;
+    Free-text strings start with `marker` so nobody mistakes them for real output;
     enums, numbers and formats stay valid for the schema.
 
     Args:
@@ -41,14 +41,21 @@ class SchemaFiller:
         rng: The random source; the same seed gives the same values.
         bias: An optional preferred choice for enums (index into the enum), so that
             several samples mostly agree, as a real model's samples would.
+        marker: What free-text strings start with.
     """
 
     def __init__(
-        self, schema: Mapping[str, Any], rng: random.Random, *, bias: int | None = None
+        self,
+        schema: Mapping[str, Any],
+        rng: random.Random,
+        *,
+        bias: int | None = None,
+        marker: str = "[simulated]",
     ) -> None:
         self.root = schema
         self.rng = rng
         self.bias = bias
+        self.marker = marker
 
     def fill(
         self, schema: Mapping[str, Any] | None = None, *, name: str = "value", depth: int = 0
@@ -119,7 +126,7 @@ class SchemaFiller:
         if fmt in ("uri", "url"):
             return f"https://example.com/{self.rng.choice(_WORDS)}/{self.rng.randint(1, 999)}"
         words = " ".join(self.rng.choice(_WORDS) for _ in range(self.rng.randint(2, 5)))
-        text = f"[simulated] {name.replace('_', ' ')}: {words}"
+        text = f"{self.marker} {name.replace('_', ' ')}: {words}"
         low, high = schema.get("minLength", 0), schema.get("maxLength")
         if high is not None and len(text) > high:
             text = text[:high]

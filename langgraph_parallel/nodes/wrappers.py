@@ -11,6 +11,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from langchain_core.exceptions import ModelError
 from langchain_core.rate_limiters import BaseRateLimiter
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.errors import NodeTimeoutError
@@ -51,7 +52,8 @@ def is_transient(exc: BaseException) -> bool:
     """Whether an error is worth retrying.
 
     Rate limits (429), server errors (5xx), timeouts and lost connections are, whether they
-    come from the `openai` or `httpx` clients, `requests`, or Python itself. Programming
+    come from a LangChain model integration (`ModelError.is_retryable`), the `openai` or
+    `httpx` clients, `requests`, or Python itself. Programming
     errors (`ValueError`, `TypeError`, `KeyError`, ...) and client errors (4xx other than
     429) are not.
 
@@ -65,6 +67,8 @@ def is_transient(exc: BaseException) -> bool:
     import httpx
     import openai
 
+    if isinstance(exc, ModelError):  # any LangChain integration, provider-neutral
+        return exc.is_retryable
     status = getattr(getattr(exc, "response", None), "status_code", None)
     if isinstance(exc, openai.APIStatusError | httpx.HTTPStatusError):
         return status == 429 or (status is not None and status >= 500)
