@@ -248,8 +248,10 @@ def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            self.send_header("Connection", "close")  # no pooled client socket outlives a test
             self.end_headers()
             self.wfile.write(data)
+            self.close_connection = True
 
         def _sse(self, completion: dict[str, Any]) -> None:
             self.send_response(200)
