@@ -20,7 +20,7 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 demo: $(VENV)/.runtime
-	$(BIN)/python -m langgraph_parallel
+	$(BIN)/langgraph-parallel run morning-briefing
 
 test: lint typecheck pytest
 

@@ -1,5 +1,5 @@
-"""`python -m langgraph_parallel`: run the demo."""
+"""`python -m langgraph_parallel`: the command-line interface."""
 
-from langgraph_parallel._demo import main
+from langgraph_parallel.cli import main
 
-main()
+raise SystemExit(main())

@@ -317,6 +317,25 @@ async def attempt_with_timeout(
         raise
 
 
+class _Tally:
+    """How far one unit got: its attempts, and when the first one started."""
+
+    __slots__ = ("attempts", "started")
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.started: float | None = None
+
+    def begin_attempt(self) -> int:
+        self.attempts += 1
+        if self.started is None:
+            self.started = time.perf_counter()
+        return self.attempts
+
+    def elapsed(self) -> float:
+        return 0.0 if self.started is None else time.perf_counter() - self.started
+
+
 async def run_unit(
     unit: Unit,
     value: Any,
@@ -330,22 +349,23 @@ async def run_unit(
 ) -> BranchResult:
     """Run one unit of work under `policy` and return its record.
 
-    Under `fail_fast` the unit's final error is raised instead of recorded. Interrupts and
-    other LangGraph control flow (`GraphBubbleUp`) propagate, and so does cancellation,
-    unless the unit's own `scope` stopped it: then it is recorded as `cancelled`.
+    Its elapsed time runs from its first attempt's start (after any wait for a concurrency
+    slot) to its end. Under `fail_fast` the unit's final error is raised instead of
+    recorded. Interrupts and other LangGraph control flow (`GraphBubbleUp`) propagate, and
+    so does cancellation, unless the unit's own `scope` stopped it: then it is recorded as
+    `cancelled`.
     """
     token = var_child_runnable_config.set(config)
     unit_token = set_current_unit(scope, branch, index)
     box = _UsageBox(scope)
     box_token = _usage_box.set(box)
-    started = time.perf_counter()
-    attempts = [0]
+    tally = _Tally()
     try:
         stopped = scope.enter(branch, index) if scope is not None else None
         if stopped is not None:
-            return _stopped(branch, index, stopped, started, 0, box, writer)
+            return _stopped(branch, index, stopped, tally, box, writer)
         return await _attempts(
-            unit, value, branch, index, config, policy, scope, writer, box, started, attempts
+            unit, value, branch, index, config, policy, scope, writer, box, tally
         )
     except asyncio.CancelledError:
         reason = scope.leave(branch, index) if scope is not None else None
@@ -353,7 +373,7 @@ async def run_unit(
             raise
         if (task := asyncio.current_task()) is not None:
             task.uncancel()
-        return _stopped(branch, index, reason, started, attempts[0], box, writer)
+        return _stopped(branch, index, reason, tally, box, writer)
     finally:
         if scope is not None:
             scope.leave(branch, index)
@@ -366,12 +386,11 @@ def _stopped(
     branch: str,
     index: int,
     reason: StopReason,
-    started: float,
-    attempts: int,
+    tally: _Tally,
     box: _UsageBox,
     writer: StreamWriter | None,
 ) -> BranchResult:
-    elapsed = time.perf_counter() - started
+    elapsed = tally.elapsed()
     error = {"type": reason.kind, "message": reason.message}
     if writer is not None:
         writer(_event("error", branch, index, status="cancelled", error=error, elapsed=elapsed))
@@ -381,7 +400,7 @@ def _stopped(
         "cancelled",
         exc=_Reason(reason),
         elapsed=elapsed,
-        attempts=attempts,
+        attempts=tally.attempts,
         box=box,
     )
 
@@ -402,8 +421,7 @@ async def _attempts(
     scope: RunScope | None,
     writer: StreamWriter | None,
     box: _UsageBox,
-    started: float,
-    attempts: list[int],
+    tally: _Tally,
 ) -> BranchResult:
     limit = scope.limit if scope is not None else None
     while True:
@@ -418,9 +436,8 @@ async def _attempts(
                 f"not started: the run used {scope.tokens:,} tokens of its "
                 f"token_budget={scope.token_budget:,}",
             )
-            return _stopped(branch, index, reason, started, attempts[0], box, writer)
-        attempts[0] += 1
-        attempt = attempts[0]
+            return _stopped(branch, index, reason, tally, box, writer)
+        attempt = tally.begin_attempt()
         if writer is not None:
             writer(_event("start" if attempt == 1 else "retry", branch, index, attempt=attempt))
         try:
@@ -433,7 +450,7 @@ async def _attempts(
             delay = retry_delay(policy.retry, exc, attempt)
             if delay is None:
                 status: BranchStatus = "timeout" if isinstance(exc, NodeTimeoutError) else "error"
-                elapsed = time.perf_counter() - started
+                elapsed = tally.elapsed()
                 if writer is not None:
                     writer(
                         _event(
@@ -452,7 +469,7 @@ async def _attempts(
                     branch, index, status, exc=exc, elapsed=elapsed, attempts=attempt, box=box
                 )
         else:
-            elapsed = time.perf_counter() - started
+            elapsed = tally.elapsed()
             if writer is not None:
                 writer(
                     _event("finish", branch, index, status="ok", elapsed=elapsed, attempts=attempt)

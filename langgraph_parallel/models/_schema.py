@@ -107,7 +107,7 @@ class SchemaFiller:
 
     def _array(self, schema: Mapping[str, Any], name: str, depth: int) -> list[Any]:
         low = schema.get("minItems", 1 if depth < 3 else 0)
-        high = max(low, min(schema.get("maxItems", low + 2), low + 2))
+        high = max(low, min(schema.get("maxItems", low + 2), low + 5))
         items = schema.get("items", {"type": "string"})
         singular = name[:-1] if name.endswith("s") else name
         return [

@@ -45,7 +45,8 @@ class BranchResult(TypedDict):
     error: BranchError | None
     """Why it failed; `None` when `status == "ok"`."""
     elapsed: float
-    """Wall-clock seconds from its first attempt's start to its end, retries included."""
+    """Wall-clock seconds from its first attempt's start (after any wait for a concurrency
+    slot) to its end, retries included."""
     attempts: int
     """How many times it was called (1 plus its retries)."""
     usage: UsageMetadata | None

@@ -2,46 +2,78 @@
 
 from __future__ import annotations
 
-import random
-from typing import Any
+from typing import Any, NotRequired
 
+from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from typing_extensions import TypedDict
 
-from langgraph_parallel import create_voting_graph
+from langgraph_parallel import VoteOutcome, create_voting_graph
 from langgraph_parallel.graphs import ParallelStateGraph
-from langgraph_parallel.templates._simulated import pause
+from langgraph_parallel.models import ModelLike, resolve_model
 
-_POSITIVE = {"love", "loved", "great", "excellent", "good", "happy", "wonderful", "fast"}
-_NEGATIVE = {"hate", "hated", "bad", "awful", "slow", "broken", "terrible", "poor"}
+LABELS = ["positive", "negative", "neutral"]
 
 
 class ClassifyInput(TypedDict):
     """The text to label."""
 
     text: str
+    """What to classify."""
+    labels: NotRequired[list[str]]
+    """The labels to choose from (default positive, negative, neutral)."""
 
 
-async def simulated_classifier(state: dict[str, Any], config: RunnableConfig) -> str:
-    """A keyword classifier with per-voter noise, standing in for a sampled model."""
-    voter = config["metadata"].get("lgp_index", 0)
-    await pause(f"vote:{voter}:{state['text']}", 0.05, 0.2)
-    words = {w.strip(".,!?").lower() for w in state["text"].split()}
-    score = len(words & _POSITIVE) - len(words & _NEGATIVE)
-    label = "positive" if score > 0 else "negative" if score < 0 else "neutral"
-    if random.Random(f"{voter}:{state['text']}").random() < 0.2:  # a sampled model errs
-        label = random.Random(voter).choice(["positive", "negative", "neutral"])
-    return label.upper() if voter % 2 else label
+def label_schema(labels: list[str]) -> dict[str, Any]:
+    """The structured output of one voter: one of `labels`."""
+    return {
+        "title": "Label",
+        "description": "The label that fits the text best.",
+        "type": "object",
+        "properties": {"label": {"type": "string", "enum": labels}},
+        "required": ["label"],
+    }
 
 
-def build(*, voters: int = 5) -> ParallelStateGraph:
-    """The classification vote with `voters` simulated voters."""
+def headline(outcome: VoteOutcome) -> str:
+    """E.g. `positive (confidence: 80%, 4 of 5 votes)`."""
+    if outcome["winner"] is None:
+        return f"no winner ({outcome['cast']} votes, {outcome['failed']} failed)"
+    return (
+        f"{outcome['winner']} (confidence: {outcome['agreement']:.0%}, "
+        f"{outcome['support']} of {outcome['cast']} votes)"
+    )
+
+
+def build(
+    *,
+    model: ModelLike = None,
+    voters: int = 5,
+    timeout: float = 30.0,
+    max_concurrency: int | None = None,
+) -> ParallelStateGraph:
+    """The classification vote with `voters` samples of the model."""
+    chat = resolve_model(model)
+
+    async def classify(state: dict[str, Any], config: RunnableConfig) -> str:
+        labels = state.get("labels") or LABELS
+        labeller = chat.with_structured_output(label_schema(labels))
+        answer = await labeller.ainvoke(
+            [
+                SystemMessage(f"Classify the text as one of: {', '.join(labels)}."),
+                HumanMessage(state["text"]),
+            ],
+            config,
+        )
+        return str(answer["label"] if isinstance(answer, dict) else answer)
+
     return create_voting_graph(
-        simulated_classifier,
+        classify,
         n=voters,
         normalize=["case", "whitespace"],
         state_schema=ClassifyInput,
-        timeout=5.0,
+        timeout=timeout,
+        max_concurrency=max_concurrency,
     )
 
 

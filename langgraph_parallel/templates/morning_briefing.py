@@ -1,11 +1,12 @@
-"""Morning briefing (sectioning): weather, news and calendar fetched at once, then joined.
+"""Morning briefing (sectioning): weather, news and calendar fetched at once, one briefing.
 
-Each source is a pluggable async callable; the defaults are offline simulations.
+The three sources are pluggable async functions of the state; the defaults are offline
+simulations with realistic latency (the simulated weather service has no station in
+"Atlantis", to show a failing branch). The briefing's summary is written by the model.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Awaitable, Callable
 from typing import Any, NotRequired
 
@@ -13,7 +14,9 @@ from typing_extensions import TypedDict
 
 from langgraph_parallel import create_fanout_graph
 from langgraph_parallel.graphs import ParallelStateGraph
-from langgraph_parallel.templates._simulated import SIMULATED, pause
+from langgraph_parallel.models import ModelLike
+from langgraph_parallel.templates import _simulated
+from langgraph_parallel.templates._briefing import briefing_writer, join
 
 Source = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -22,73 +25,41 @@ class BriefingInput(TypedDict):
     """What the briefing is for."""
 
     city: str
+    """The city to brief on."""
     date: NotRequired[str]
+    """The day, e.g. 2026-11-22."""
 
 
-async def simulated_weather(state: dict[str, Any]) -> dict[str, Any]:
-    """A made-up forecast for the city, after a simulated network delay."""
-    city = state["city"]
-    await pause(f"weather:{city}")
-    rng = random.Random(f"{city}:{state.get('date', '')}")
-    return {
-        "source": SIMULATED,
-        "summary": rng.choice(["sunny", "overcast", "light rain", "windy", "snow showers"]),
-        "high_c": rng.randint(-5, 28),
-    }
-
-
-async def simulated_news(state: dict[str, Any]) -> dict[str, Any]:
-    """Made-up headlines, after a simulated network delay."""
-    await pause(f"news:{state['city']}")
-    return {
-        "source": SIMULATED,
-        "headlines": [
-            f"{state['city']} council approves new cycle lanes",
-            "Markets open flat ahead of rate decision",
-        ],
-    }
-
-
-async def simulated_calendar(state: dict[str, Any]) -> dict[str, Any]:
-    """Made-up meetings, after a simulated network delay."""
-    await pause(f"calendar:{state['city']}")
-    return {"source": SIMULATED, "events": ["09:30 stand-up", "14:00 design review"]}
-
-
-def compose_briefing(state: dict[str, Any]) -> str:
-    """Join the sections into one text; a failed section says so instead of vanishing."""
-    parts = {r["branch"]: r for r in state["results"]}
-    lines = [f"Briefing for {state['city']}" + (f", {state['date']}" if state.get("date") else "")]
-    for name in ("weather", "news", "calendar"):
-        record = parts.get(name)
-        if record is None or record["status"] != "ok":
-            reason = record["error"]["message"] if record and record["error"] else "no result"
-            lines.append(f"- {name}: unavailable ({reason})")
-            continue
-        value = record["value"]
-        if name == "weather":
-            text = f"{value['summary']}, high {value['high_c']} C"
-        elif name == "news":
-            text = "; ".join(value["headlines"])
-        else:
-            text = ", ".join(value["events"])
-        lines.append(f"- {name}: {text} [{value.get('source', 'live')}]")
-    return "\n".join(lines)
+RENDER = {
+    "weather": lambda v: f"{v['summary']}, {v['low_c']} to {v['high_c']} C",
+    "news": lambda v: join(v["headlines"]),
+    "calendar": lambda v: join(v["events"]),
+}
 
 
 def build(
     *,
-    weather: Source = simulated_weather,
-    news: Source = simulated_news,
-    calendar: Source = simulated_calendar,
-    timeout: float = 5.0,
+    model: ModelLike = None,
+    weather: Source = _simulated.weather,
+    news: Source = _simulated.news,
+    calendar: Source = _simulated.calendar,
+    timeout: float = 10.0,
+    max_concurrency: int | None = None,
 ) -> ParallelStateGraph:
-    """The briefing graph with the given sources (the defaults are simulated)."""
+    """The briefing graph with the given model and sources (the defaults are offline)."""
     return create_fanout_graph(
         {"weather": weather, "news": news, "calendar": calendar},
-        compose_briefing,
+        briefing_writer(
+            lambda s: (
+                f"Morning briefing for {s['city']}" + (f", {s['date']}" if s.get("date") else "")
+            ),
+            RENDER,
+            "Write a two-sentence morning briefing from the data. Mention anything unavailable.",
+            model,
+        ),
         state_schema=BriefingInput,
         timeout=timeout,
+        max_concurrency=max_concurrency,
     )
 
 

@@ -1,58 +1,93 @@
-"""Report writer (orchestrator-worker): plan sections, write them at once, assemble in order."""
+"""Report writer (orchestrator-worker): plan sections, write them all at once, assemble in order."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any, NotRequired
 
+from langchain_core.runnables import RunnableConfig
+from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from langgraph_parallel import create_orchestrator_graph
 from langgraph_parallel.graphs import ParallelStateGraph
-from langgraph_parallel.templates._simulated import SIMULATED, pause
-
-_ANGLES = ["Background", "Current state", "Key players", "Risks", "Outlook", "Recommendations"]
+from langgraph_parallel.models import ModelLike, resolve_model
+from langgraph_parallel.nodes import llm_node
+from langgraph_parallel.nodes.llm import prompt_messages
 
 
 class ReportInput(TypedDict):
     """What to write about."""
 
     topic: str
+    """The report's subject."""
     sections: NotRequired[int]
+    """How many sections at most (default 4)."""
 
 
-def outline(state: dict[str, Any]) -> list[dict[str, Any]]:
-    """One work item per section: the topic and the section's angle."""
-    count = max(1, min(state.get("sections", 4), len(_ANGLES)))
-    return [{"topic": state["topic"], "title": angle} for angle in _ANGLES[:count]]
+class Section(BaseModel):
+    """One planned section."""
+
+    title: str = Field(description="the section heading")
+    focus: str = Field(description="what the section should cover, in one sentence")
 
 
-async def simulated_writer(item: dict[str, Any]) -> str:
-    """A placeholder section, after a simulated model latency."""
-    await pause(f"section:{item['topic']}:{item['title']}", 0.1, 0.4)
-    return (
-        f"## {item['title']}\n"
-        f"[{SIMULATED} text] Notes on {item['title'].lower()} for {item['topic']}."
-    )
+class Outline(BaseModel):
+    """The report's plan."""
+
+    sections: list[Section] = Field(min_length=1, description="the sections, in reading order")
 
 
 def assemble(state: dict[str, Any]) -> str:
-    """Sections in plan order; a failed section leaves a marked gap."""
-    body = [
-        r["value"]
-        if r["status"] == "ok"
-        else f"## (section {r['index'] + 1} failed: {r['status']})"
-        for r in state["results"]
-    ]
-    return f"# {state['topic']}\n\n" + "\n\n".join(body)
+    """The report: sections in plan order; a failed section leaves a marked gap."""
+    parts = [f"# {state['topic']}"]
+    for record in state["results"]:
+        section = state["plan"][record["index"]]
+        if record["status"] == "ok":
+            parts.append(f"## {section['title']}\n\n{record['value']}")
+        else:
+            error = record["error"]["message"] if record["error"] else record["status"]
+            parts.append(f"## {section['title']}\n\n(this section failed: {error})")
+    return "\n\n".join(parts)
+
+
+def outline_schema(limit: int) -> dict[str, Any]:
+    """The planner's structured output: between 2 (or `limit`) and `limit` sections."""
+    schema = Outline.model_json_schema()
+    schema["properties"]["sections"].update(minItems=min(2, limit), maxItems=limit)
+    return schema
 
 
 def build(
-    *, writer: Callable[[dict[str, Any]], Awaitable[str]] = simulated_writer, timeout: float = 10.0
+    *, model: ModelLike = None, timeout: float = 60.0, max_concurrency: int | None = None
 ) -> ParallelStateGraph:
-    """The report graph with the given section writer (the default is simulated)."""
+    """The report writer with the given model (default: see `resolve_model`)."""
+    chat = resolve_model(model)
+
+    async def plan(state: dict[str, Any], config: RunnableConfig) -> list[dict[str, str]]:
+        limit = max(1, state.get("sections", 4))
+        planner = chat.with_structured_output(outline_schema(limit))
+        messages = await prompt_messages(
+            "Plan a report in at most {limit} sections. Give each a title and a focus.",
+            {**state, "limit": limit},
+            config,
+        )
+        outline = Outline.model_validate(await planner.ainvoke(messages, config))
+        return [{"topic": state["topic"], **s.model_dump()} for s in outline.sections[:limit]]
+
+    writer = llm_node(
+        "You write one section of a report on {topic}. Section: {title}. Cover: {focus}. "
+        "Write two short paragraphs, no heading.",
+        chat,
+        name="write_section",
+    )
     return create_orchestrator_graph(
-        outline, writer, assemble, state_schema=ReportInput, timeout=timeout, max_items=20
+        plan,
+        writer,
+        assemble,
+        state_schema=ReportInput,
+        timeout=timeout,
+        max_items=20,
+        max_concurrency=max_concurrency,
     )
 
 

@@ -1,0 +1,340 @@
+"""`langgraph-parallel`: list, run and draw the templates, with a live view of every branch.
+
+    langgraph-parallel list
+    langgraph-parallel run TEMPLATE [--input JSON | --input-file PATH] [--model SPEC]
+                                    [--max-concurrency K] [--thread ID [--resume]] [--json]
+    langgraph-parallel graph TEMPLATE
+
+Bad use prints one line and exits with status 2; a run that fails exits with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import difflib
+import json
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+from langgraph_parallel.errors import InvalidInputError
+from langgraph_parallel.templates import TEMPLATES, Template
+
+DEFAULT_DB = Path(".langgraph-parallel") / "threads.sqlite"
+
+
+class UsageError(Exception):
+    """Bad use of the command: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="langgraph-parallel", description="Run parallel LangGraph templates.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands.add_parser("list", help="list the templates")
+    run = commands.add_parser("run", help="run a template with a live view of its branches")
+    run.add_argument("template")
+    given = run.add_mutually_exclusive_group()
+    given.add_argument("--input", help="the input as a JSON object (default: the example)")
+    given.add_argument("--input-file", type=Path, help="a file holding the input JSON object")
+    run.add_argument("--model", help="e.g. openai:gpt-4o-mini or simulated (default: see README)")
+    run.add_argument("--max-concurrency", type=int, help="most branches running at once")
+    run.add_argument("--thread", help="keep the run in a SQLite thread (see --db) under this id")
+    run.add_argument("--resume", action="store_true", help="continue --thread where it stopped")
+    run.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"thread database ({DEFAULT_DB})")
+    run.add_argument("--json", action="store_true", help="print one JSON document, no live view")
+    draw = commands.add_parser("graph", help="print a template's mermaid diagram")
+    draw.add_argument("template")
+    return parser
+
+
+def _template(name: str) -> Template:
+    if name in TEMPLATES:
+        return TEMPLATES[name]
+    close = difflib.get_close_matches(name, TEMPLATES, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise UsageError(f"unknown template {name!r}; {hint}choose one of: {', '.join(TEMPLATES)}")
+
+
+def _input(args: argparse.Namespace, template: Template) -> dict[str, Any] | None:
+    if args.resume:
+        if not args.thread:
+            raise UsageError("--resume continues a thread: give its id with --thread")
+        if args.input is not None or args.input_file is not None:
+            raise UsageError("--resume continues with the thread's own input; drop --input")
+        return None
+    if args.input_file is not None:
+        try:
+            text = args.input_file.read_text()
+        except FileNotFoundError:
+            raise UsageError(f"--input-file: no such file: {args.input_file}") from None
+        except OSError as exc:
+            raise UsageError(
+                f"--input-file: cannot read {args.input_file}: {exc.strerror}"
+            ) from None
+        source = f"--input-file {args.input_file}"
+    elif args.input is not None:
+        text, source = args.input, "--input"
+    else:
+        return dict(template.example)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{source} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{source} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+@dataclass
+class _Row:
+    branch: str
+    index: int
+    status: str = "queued"
+    started: float = field(default_factory=time.perf_counter)
+    elapsed: float | None = None
+    ended: float | None = None
+    retries: int = 0
+    error: str = ""
+
+
+class _Progress:
+    """Branch rows, updated from the graph's `branch` events."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[tuple[str, ...], str, int], _Row] = {}
+
+    def update(self, namespace: tuple[str, ...], event: dict[str, Any]) -> None:
+        key = (namespace, event["branch"], event["index"])
+        row = self.rows.setdefault(key, _Row(event["branch"], event["index"]))
+        kind = event["event"]
+        if kind == "start":
+            row.status, row.started = "running", time.perf_counter()
+        elif kind == "retry":
+            row.status, row.retries = "retrying", row.retries + 1
+        else:
+            row.status = event.get("status", "ok" if kind == "finish" else "error")
+            row.elapsed = event.get("elapsed")
+            row.ended = time.perf_counter()
+            if event.get("error"):
+                row.error = f"{event['error']['type']}: {event['error']['message']}"
+
+    def span(self) -> float:
+        """Seconds from the first branch's start to the last branch's end."""
+        ran = [r for r in self.rows.values() if r.ended is not None]
+        return max(r.ended or 0.0 for r in ran) - min(r.started for r in ran) if ran else 0.0
+
+    def ordered(self) -> list[tuple[str, _Row]]:
+        """Rows in branch order, each with its label (`name`, or `name[i]` when repeated)."""
+        rows = sorted(self.rows.items(), key=lambda item: (item[0][0], item[1].index))
+        repeated = len({row.branch for _, row in rows}) < len(rows)
+        return [(f"{r.branch}[{r.index}]" if repeated else r.branch, r) for _, r in rows]
+
+    def table(self) -> Any:
+        from rich.markup import escape
+        from rich.table import Table
+
+        table = Table(show_edge=False, pad_edge=False)
+        for column in ("branch", "status", "elapsed", "retries", "error"):
+            table.add_column(
+                column, justify="right" if column in ("elapsed", "retries") else "left"
+            )
+        style = {"ok": "green", "error": "red", "timeout": "red", "cancelled": "yellow"}
+        for label, row in self.ordered():
+            elapsed = row.elapsed if row.elapsed is not None else time.perf_counter() - row.started
+            shown = "" if row.status == "queued" else f"{elapsed:.2f}s"
+            status = f"[{style.get(row.status, 'cyan')}]{row.status}[/]"
+            table.add_row(escape(label), status, shown, str(row.retries), escape(row.error[:70]))
+        return table
+
+
+@asynccontextmanager
+async def _checkpointer(args: argparse.Namespace) -> AsyncIterator[Any]:
+    if not args.thread:
+        yield None
+        return
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    args.db.parent.mkdir(parents=True, exist_ok=True)
+    async with AsyncSqliteSaver.from_conn_string(str(args.db)) as saver:
+        yield saver
+
+
+def _jsonable(value: Any) -> Any:
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    if hasattr(value, "content") and hasattr(value, "type"):  # a LangChain message
+        return {"type": value.type, "content": value.content}
+    return repr(value)
+
+
+def _headline(template: Template, output: Any) -> str:
+    if isinstance(output, str):
+        return output
+    if isinstance(output, dict) and {"winner", "agreement", "cast"} <= output.keys():
+        from langgraph_parallel.templates.classify_vote import headline
+
+        return headline(output)  # type: ignore[arg-type]
+    if isinstance(output, dict) and {"content", "blocked"} <= output.keys():
+        if output["blocked"]:
+            return f"BLOCKED ({output['reason']})\n{output['content'] or ''}".rstrip()
+        return (
+            str(output["content"])
+            if output["content"] is not None
+            else f"no content: {output['reason']}"
+        )
+    return json.dumps(output, indent=2, default=_jsonable)
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.live import Live
+
+    from langgraph_parallel.models import is_simulated, resolve_model
+
+    template = _template(args.template)
+    value = _input(args, template)
+    if args.max_concurrency is not None and args.max_concurrency < 1:
+        raise UsageError(f"--max-concurrency must be at least 1, got {args.max_concurrency}")
+    options: dict[str, Any] = {}
+    simulated_model = False
+    if template.takes_model:
+        try:
+            model = resolve_model(args.model)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"--model: {exc}") from None
+        options["model"] = model
+        simulated_model = is_simulated(model)
+    elif args.model:
+        raise UsageError(f"{template.name} uses no model; drop --model")
+    if args.max_concurrency is not None:
+        options["max_concurrency"] = args.max_concurrency
+    err = Console(stderr=True)
+    out = Console(soft_wrap=True)
+    progress = _Progress()
+    final: dict[str, Any] = {}
+    config: dict[str, Any] = {}
+    if args.thread:
+        config["configurable"] = {"thread_id": args.thread}
+    started = time.perf_counter()
+    graph = template.build(**options)
+    if value is not None:
+        known = graph.get_input_jsonschema().get("properties", {})
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise UsageError(
+                f"input does not fit {template.name}: unknown key(s) "
+                f"{', '.join(map(repr, unknown))}; it takes: {', '.join(known)}"
+            )
+    async with _checkpointer(args) as saver:
+        if saver is not None:
+            graph = graph.builder.compile(checkpointer=saver, name=template.name)
+            if args.resume and not (await graph.aget_state(config)).values:
+                raise UsageError(f"--resume: no thread {args.thread!r} in {args.db}")
+        live = Live(progress.table(), console=err, refresh_per_second=8, transient=True)
+        show = not args.json and err.is_terminal
+        try:
+            if show:
+                live.start()
+            stream = graph.astream(value, config, stream_mode=["custom", "values"], subgraphs=True)
+            async for namespace, mode, data in stream:
+                if mode == "custom" and isinstance(data, dict) and data.get("kind") == "branch":
+                    progress.update(namespace, data)
+                    if show:
+                        live.update(progress.table())
+                elif mode == "values" and not namespace:
+                    final = data
+        except InvalidInputError as exc:
+            raise UsageError(f"input does not fit {template.name}: {exc}") from None
+        finally:
+            if show:
+                live.stop()
+    wall = time.perf_counter() - started
+    rows = [row for _, row in progress.ordered()]
+    busy = sum(r.elapsed or 0.0 for r in rows)
+    span = progress.span()
+    usage = final.get("usage")
+    output = final.get("output")
+    if args.json:
+        document = {
+            "template": template.name,
+            "input": value,
+            "thread": args.thread,
+            "output": output,
+            "branches": [
+                {
+                    "branch": r.branch,
+                    "index": r.index,
+                    "status": r.status,
+                    "elapsed": r.elapsed,
+                    "retries": r.retries,
+                    "error": r.error or None,
+                }
+                for r in rows
+            ],
+            "wall_seconds": round(wall, 4),
+            "branch_seconds": round(busy, 4),
+            "branch_span_seconds": round(span, 4),
+            "speedup": round(busy / span, 2) if span else None,
+            "usage": usage,
+            "simulated_model": simulated_model,
+        }
+        print(json.dumps(document, indent=2, default=_jsonable))
+        return 0
+    out.print(f"[bold]{template.name}[/] ({template.pattern})")
+    out.print(_headline(template, output), markup=False, highlight=False, soft_wrap=True)
+    out.print()
+    out.print(progress.table())
+    if span:
+        out.print(
+            f"branches: {busy:.2f}s of work done in {span:.2f}s, {busy / span:.1f}x from "
+            f"running at once; whole run {wall:.2f}s"
+        )
+    if usage:
+        out.print(
+            f"tokens: {usage['total_tokens']:,} ({usage['input_tokens']:,} in, "
+            f"{usage['output_tokens']:,} out)"
+        )
+    if simulated_model:
+        out.print(
+            "[yellow]note:[/] answers come from the offline simulated model (marked "
+            r"\[simulated]); set OPENAI_API_KEY or pass --model to use a real one."
+        )
+    if template.offline_sources:
+        out.print(r"[yellow]note:[/] data sources are offline simulations (marked \[simulated]).")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "list":
+            width = max(len(n) for n in TEMPLATES)
+            for template in TEMPLATES.values():
+                print(f"{template.name:<{width}}  {template.pattern:<24} {template.description}")
+            return 0
+        if args.command == "graph":
+            print(_template(args.template).build().get_graph().draw_mermaid())
+            return 0
+        return asyncio.run(_run(args))
+    except UsageError as exc:
+        print(f"langgraph-parallel: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("langgraph-parallel: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the run itself failed: say what, without a traceback
+        print(f"langgraph-parallel: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1

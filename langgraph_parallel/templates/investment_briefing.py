@@ -1,0 +1,60 @@
+"""Investment briefing (sectioning): price, news and financials at once, an LLM-written briefing."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from typing_extensions import TypedDict
+
+from langgraph_parallel import create_fanout_graph
+from langgraph_parallel.graphs import ParallelStateGraph
+from langgraph_parallel.models import ModelLike
+from langgraph_parallel.templates import _simulated
+from langgraph_parallel.templates._briefing import briefing_writer, join
+
+Source = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+class InvestmentInput(TypedDict):
+    """The company to brief on."""
+
+    ticker: str
+    """Its stock ticker, e.g. ACME."""
+
+
+RENDER = {
+    "price": lambda v: f"{v['ticker']} {v['price']} ({v['change_pct']:+}%)",
+    "news": lambda v: join(v["headlines"]),
+    "financials": lambda v: (
+        f"revenue {v['revenue_bn']} bn, net margin {v['net_margin_pct']}%, P/E {v['pe_ratio']}"
+    ),
+}
+
+
+def build(
+    *,
+    model: ModelLike = None,
+    price: Source = _simulated.stock_price,
+    news: Source = _simulated.company_news,
+    financials: Source = _simulated.financials,
+    timeout: float = 10.0,
+    max_concurrency: int | None = None,
+) -> ParallelStateGraph:
+    """The investment briefing with the given model and sources (the defaults are offline)."""
+    return create_fanout_graph(
+        {"price": price, "news": news, "financials": financials},
+        briefing_writer(
+            lambda s: f"Investment briefing: {s['ticker'].upper()}",
+            RENDER,
+            "Write a three-sentence investment briefing from the data: price move, what the "
+            "news means, and what the financials say. No advice. Mention anything unavailable.",
+            model,
+        ),
+        state_schema=InvestmentInput,
+        timeout=timeout,
+        max_concurrency=max_concurrency,
+    )
+
+
+graph = build().compile(name="investment-briefing")
