@@ -21,9 +21,19 @@ def test_readme_examples_run(code: str) -> None:
     exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})
 
 
-def test_every_pattern_has_a_diagram_drawn_from_its_example() -> None:
-    assert TEXT.count("```mermaid") == 3
+def test_every_diagram_is_drawn_from_its_graph() -> None:
+    from langgraph_parallel.templates import TEMPLATES
+
+    assert readme.template_diagrams(TEXT) == list(TEMPLATES)
+    assert TEXT.count("```mermaid") == 3 + len(TEMPLATES)  # one per pattern, one per template
     assert readme.render(TEXT) == TEXT, "run `python tools/readme.py` to redraw the diagrams"
+
+
+def test_every_template_is_in_the_readme_table() -> None:
+    from langgraph_parallel.templates import TEMPLATES
+
+    table = TEXT.split("## Templates", 1)[1].split("```bash", 1)[0]
+    assert [m for m in re.findall(r"^\| `([\w-]+)` \|", table, re.M)] == list(TEMPLATES)
 
 
 def test_quick_start_is_two_make_commands_and_ci_runs_the_test_one() -> None:

@@ -1,7 +1,9 @@
-"""Keep the README's mermaid diagrams drawn from the graphs its examples build.
+"""Keep the README's mermaid diagrams drawn from the graphs themselves.
 
 Every ```python block in README.md runs; a ```mermaid block right after it is replaced by
-`graph.get_graph().draw_mermaid()` of the `graph` that block built.
+`graph.get_graph().draw_mermaid()` of the `graph` that block built. A ```mermaid block right
+after `<!-- diagram: NAME -->` is replaced by the drawing of template NAME (subgraphs
+expanded).
 
     python tools/readme.py          # rewrite README.md in place
     python tools/readme.py --check  # exit 1 if it is out of date
@@ -15,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+TEMPLATE_BLOCK = re.compile(
+    r"<!-- diagram: (?P<name>[\w-]+) -->\n```mermaid\n(?P<mermaid>.*?)```\n", re.S
+)
 BLOCK = re.compile(
     r"```python\n(?P<code>.*?)```\n(?P<gap>\s*)(?:```mermaid\n(?P<mermaid>.*?)```\n)?", re.S
 )
@@ -38,7 +43,19 @@ def render(text: str) -> str:
             f"```python\n{match.group('code')}```\n{match.group('gap')}```mermaid\n{drawing}```\n"
         )
 
-    return BLOCK.sub(redraw, text)
+    def redraw_template(match: re.Match[str]) -> str:
+        from langgraph_parallel.templates import TEMPLATES
+
+        graph = TEMPLATES[match.group("name")].build()
+        drawing = graph.get_graph(xray=True).draw_mermaid()
+        return f"<!-- diagram: {match.group('name')} -->\n```mermaid\n{drawing}```\n"
+
+    return TEMPLATE_BLOCK.sub(redraw_template, BLOCK.sub(redraw, text))
+
+
+def template_diagrams(text: str) -> list[str]:
+    """The names of the templates whose diagrams the README shows."""
+    return [m.group("name") for m in TEMPLATE_BLOCK.finditer(text)]
 
 
 def main() -> int:
