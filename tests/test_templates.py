@@ -276,6 +276,12 @@ class TestGuardedGeneration:
             "[simulated]"
         )
 
+    def test_a_failed_generation_is_reported_not_hidden(self) -> None:
+        model = FailsOn(latency=Latency.fixed(0.0), word="Name a bakery")
+        output = run(guarded_generation.build(model=model), {"request": "Name a bakery"})["output"]
+        assert output["blocked"] is False and output["content"] is None
+        assert output["reason"].startswith("generation failed: upstream lost")
+
     def test_a_policy_uses_a_model_guardrail(self) -> None:
         gauge = Gauge()
         model = CountsCalls(latency=Latency.fixed(0.01), gauge=gauge)
