@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, S
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
 from langchain_core.messages import AIMessage
@@ -34,12 +34,7 @@ from langgraph.config import get_stream_writer
 from langgraph.errors import GraphBubbleUp, NodeTimeoutError
 from langgraph.types import RetryPolicy, StreamWriter, TimeoutPolicy
 
-from langgraph_parallel._scope import (
-    RunScope,
-    StopReason,
-    reset_current_unit,
-    set_current_unit,
-)
+from langgraph_parallel._scope import RunScope, StopReason
 from langgraph_parallel.state.records import BranchError, BranchResult, BranchStatus
 
 T = TypeVar("T")
@@ -149,13 +144,16 @@ class Unit:
     """A branch, worker or voter, adapted so it can be awaited with an input and a config.
 
     Plain functions get LangGraph's own argument injection (`config`, `writer`, `runtime`,
-    `store`), exactly as if they were nodes. Sync callables run on `sync_pool()`.
+    `store`), exactly as if they were nodes; one that takes nothing to inject is called
+    directly, which keeps large fan-outs light. Sync callables run on `sync_pool()`.
     """
 
-    __slots__ = ("label", "runnable", "sync")
+    __slots__ = ("direct", "label", "runnable", "sync", "takes_config")
 
     def __init__(self, thing: Any, *, label: str) -> None:
         self.label = label
+        self.direct: Callable[..., Any] | None = None
+        self.takes_config = False
         if isinstance(thing, Runnable):
             self.runnable: Runnable[Any, Any] = thing
             self.sync = isinstance(thing, RunnableLambda) and not hasattr(thing, "afunc")
@@ -165,50 +163,72 @@ class Unit:
                     f"{label} is a generator function; return a value instead of yielding"
                 )
             self.sync = not _is_async_callable(thing)
-            self.runnable = (
+            wrapped = (
                 RunnableCallable(thing, None, trace=False)
                 if self.sync
                 else RunnableCallable(None, thing, trace=False)
             )
+            self.runnable = wrapped
+            injected = set(wrapped.func_accepts)
+            if injected <= {"config"}:
+                self.direct, self.takes_config = thing, bool(injected)
         else:
             raise TypeError(
                 f"{label} must be a function, a Runnable or a compiled graph, "
                 f"got {type(thing).__name__}: {thing!r:.60}"
             )
 
-    async def __call__(self, value: Any, config: RunnableConfig) -> Any:
+    def __call__(self, value: Any, config: RunnableConfig) -> Awaitable[Any]:
+        """Start the unit; the returned awaitable gives its result."""
         if self.sync:
-            loop = asyncio.get_running_loop()
-            ctx = contextvars.copy_context()
-            return await loop.run_in_executor(
-                sync_pool(), ctx.run, self.runnable.invoke, value, config
+            call = self.runnable.invoke if self.direct is None else self._call_direct
+            return asyncio.get_running_loop().run_in_executor(
+                sync_pool(), contextvars.copy_context().run, call, value, config
             )
-        return await self.runnable.ainvoke(value, config)
+        if self.direct is not None:
+            return self._call_direct(value, config)  # type: ignore[no-any-return]
+        return self.runnable.ainvoke(value, config)
+
+    @property
+    def uses_config(self) -> bool:
+        """Whether the unit is given a config (so it needs one of its own per call)."""
+        return self.direct is None or self.takes_config
+
+    def _call_direct(self, value: Any, config: RunnableConfig) -> Any:
+        assert self.direct is not None
+        return self.direct(value, config=config) if self.takes_config else self.direct(value)
 
 
-class _UsageBox:
-    """Collects the usage of one unit's model calls, and counts it against its run's budget."""
-
-    __slots__ = ("lock", "scope", "simulated", "usage")
-
-    def __init__(self, scope: RunScope | None = None) -> None:
-        self.lock = threading.Lock()
-        self.scope = scope
-        self.usage: UsageMetadata | None = None
-        self.simulated = False
-
-    def add(self, usage: UsageMetadata | None, *, simulated: bool) -> None:
-        with self.lock:
-            if usage is not None:
-                self.usage = add_usage(self.usage, usage)
-            self.simulated = self.simulated or simulated
-        if usage is not None and self.scope is not None:
-            self.scope.add_usage(usage)
-
-
-_usage_box: contextvars.ContextVar[_UsageBox | None] = contextvars.ContextVar(
-    "langgraph_parallel_usage", default=None
+_usage_lock = threading.Lock()  # one lock for all units: usage arrives rarely, units are many
+_unit_record: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "langgraph_parallel_record", default=None
 )
+_unit_scope: contextvars.ContextVar[RunScope | None] = contextvars.ContextVar(
+    "langgraph_parallel_scope", default=None
+)
+
+
+def current_unit() -> tuple[RunScope, str, int] | None:
+    """The scope, branch name and index of the unit running in this context, if any."""
+    record, scope = _unit_record.get(), _unit_scope.get()
+    if record is None or scope is None:
+        return None
+    return scope, record["branch"], record["index"]
+
+
+def _add_usage(usage: UsageMetadata | None, simulated: bool) -> None:
+    """Count a model call against the unit running in this context, and its run's budget."""
+    record = _unit_record.get()
+    if record is None:
+        return
+    with _usage_lock:
+        if usage is not None:
+            record["usage"] = add_usage(record["usage"], usage)
+        if simulated:
+            record["simulated"] = True
+    scope = _unit_scope.get()
+    if usage is not None and scope is not None:
+        scope.add_usage(usage)
 
 
 def _usage_of(result: LLMResult) -> tuple[UsageMetadata | None, bool]:
@@ -226,15 +246,13 @@ def _usage_of(result: LLMResult) -> tuple[UsageMetadata | None, bool]:
 
 
 class _UsageCollector(BaseCallbackHandler):
-    """Adds each model call's usage to the box of the unit it runs in (a context variable)."""
+    """Adds each model call's usage to the unit it runs in (found through a context variable)."""
 
     run_inline = True
 
     def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
-        box = _usage_box.get()
-        if box is not None:
-            usage, simulated = _usage_of(response)
-            box.add(usage, simulated=simulated)
+        if _unit_record.get() is not None:
+            _add_usage(*_usage_of(response))
 
 
 _COLLECTOR = _UsageCollector()
@@ -250,6 +268,10 @@ def with_usage_collector(config: RunnableConfig) -> RunnableConfig:
     return {**config, "callbacks": [*(callbacks or ()), _COLLECTOR]}
 
 
+def _context_config() -> RunnableConfig:
+    return var_child_runnable_config.get() or {}
+
+
 def unit_config(config: RunnableConfig, branch: str, index: int) -> RunnableConfig:
     """The config a unit runs with: tagged so its model calls can be told apart in streams."""
     metadata = {**config.get("metadata", {}), "lgp_branch": branch, "lgp_index": index}
@@ -261,38 +283,55 @@ def _error(exc: BaseException) -> BranchError:
     return {"type": kind, "message": str(exc)}
 
 
-def _record(
-    branch: str,
-    index: int,
+def _new_record(branch: str, index: int) -> dict[str, Any]:
+    return {
+        "branch": branch,
+        "index": index,
+        "status": "ok",
+        "value": None,
+        "error": None,
+        "elapsed": 0.0,
+        "attempts": 0,
+        "usage": None,
+    }
+
+
+def _finish(
+    record: dict[str, Any],
     status: BranchStatus,
     *,
     value: Any = None,
     exc: BaseException | None = None,
     elapsed: float = 0.0,
     attempts: int = 0,
-    box: _UsageBox | None = None,
 ) -> BranchResult:
-    record: BranchResult = {
-        "branch": branch,
-        "index": index,
-        "status": status,
-        "value": value,
-        "error": None if exc is None else _error(exc),
-        "elapsed": elapsed,
-        "attempts": attempts,
-        "usage": None if box is None else box.usage,
-    }
-    if box is not None and box.simulated:
-        record["simulated"] = True
-    return record
+    """Complete a unit's record (created when it started, so usage could be added to it)."""
+    record["status"] = status
+    record["value"] = value
+    record["error"] = None if exc is None else _error(exc)
+    record["elapsed"] = elapsed
+    record["attempts"] = attempts
+    return cast(BranchResult, record)
+
+
+def _does_nothing(_: Any) -> None:
+    pass
 
 
 def stream_writer() -> StreamWriter | None:
-    """LangGraph's custom-stream writer, or `None` outside a graph run."""
+    """LangGraph's custom-stream writer; `None` outside a graph run or when nobody listens.
+
+    Without `stream_mode="custom"` LangGraph hands nodes a function that does nothing;
+    recognising it spares building two progress events per unit for nothing.
+    """
     try:
-        return get_stream_writer()
+        writer = get_stream_writer()
     except RuntimeError:  # called outside a runnable context, e.g. node.invoke() directly
         return None
+    code = getattr(writer, "__code__", None)
+    if code is not None and code.co_code == _does_nothing.__code__.co_code and not code.co_names:
+        return None
+    return writer
 
 
 def _event(kind: str, branch: str, index: int, **fields: Any) -> dict[str, Any]:
@@ -317,35 +356,17 @@ async def attempt_with_timeout(
         raise
 
 
-class _Tally:
-    """How far one unit got: its attempts, and when the first one started."""
-
-    __slots__ = ("attempts", "started")
-
-    def __init__(self) -> None:
-        self.attempts = 0
-        self.started: float | None = None
-
-    def begin_attempt(self) -> int:
-        self.attempts += 1
-        if self.started is None:
-            self.started = time.perf_counter()
-        return self.attempts
-
-    def elapsed(self) -> float:
-        return 0.0 if self.started is None else time.perf_counter() - self.started
-
-
 async def run_unit(
     unit: Unit,
     value: Any,
     *,
     branch: str,
     index: int,
-    config: RunnableConfig,
+    config: RunnableConfig | None,
     policy: Policy,
     scope: RunScope | None = None,
     writer: StreamWriter | None = None,
+    own_context: bool = False,
 ) -> BranchResult:
     """Run one unit of work under `policy` and return its record.
 
@@ -354,55 +375,146 @@ async def run_unit(
     recorded. Interrupts and other LangGraph control flow (`GraphBubbleUp`) propagate, and
     so does cancellation, unless the unit's own `scope` stopped it: then it is recorded as
     `cancelled`.
+
+    It is one coroutine on purpose: every object a waiting unit keeps alive counts against
+    Python's garbage collector, whose full collections dominate a 10,000-item fan-out. For
+    the same reason a unit running in a task of its own (`own_context`) sets its context
+    variables without resetting them (the task's context dies with it), and `config=None`
+    means the unit runs with the config already in context (see `run_units`).
     """
-    token = var_child_runnable_config.set(config)
-    unit_token = set_current_unit(scope, branch, index)
-    box = _UsageBox(scope)
-    box_token = _usage_box.set(box)
-    tally = _Tally()
-    try:
-        stopped = scope.enter(branch, index) if scope is not None else None
-        if stopped is not None:
-            return _stopped(branch, index, stopped, tally, box, writer)
-        return await _attempts(
-            unit, value, branch, index, config, policy, scope, writer, box, tally
+    record = _new_record(branch, index)
+    if own_context:  # nothing to undo: the context dies with the task
+        _unit_record.set(record)
+        if config is not None:
+            var_child_runnable_config.set(config)
+        tokens = None
+    else:
+        tokens = (
+            _unit_record.set(record),
+            _unit_scope.set(scope),
+            None if config is None else var_child_runnable_config.set(config),
         )
+    limit = scope.limit if scope is not None else None
+    attempts = 0
+    started: float | None = None
+    try:
+        if scope is not None and (stopped := scope.enter(branch, index)) is not None:
+            return _stopped(record, stopped, 0.0, 0, writer)
+        while True:
+            if limit is not None:
+                await limit.acquire()
+            try:
+                # Checked once the unit could start, so units queued behind the cap see it.
+                if scope is not None and scope.over_budget():
+                    reason = StopReason(
+                        "TokenBudgetExceeded",
+                        f"not started: the run used {scope.tokens:,} tokens of its "
+                        f"token_budget={scope.token_budget:,}",
+                    )
+                    elapsed = 0.0 if started is None else time.perf_counter() - started
+                    return _stopped(record, reason, elapsed, attempts, writer)
+                attempts += 1
+                if started is None:
+                    started = time.perf_counter()
+                if writer is not None:
+                    kind = "start" if attempts == 1 else "retry"
+                    writer(_event(kind, branch, index, attempt=attempts))
+                try:
+                    if policy.timeout is None:
+                        result = await unit(value, config or _context_config())
+                    else:
+                        try:
+                            async with asyncio.timeout(policy.timeout) as deadline:
+                                result = await unit(value, config or _context_config())
+                        except TimeoutError:
+                            if not deadline.expired():
+                                raise
+                            raise NodeTimeoutError(
+                                unit.label,
+                                time.perf_counter() - started,
+                                kind="run",
+                                run_timeout=policy.timeout,
+                            ) from None
+                except GraphBubbleUp:
+                    raise
+                except Exception as exc:
+                    delay = retry_delay(policy.retry, exc, attempts)
+                    if delay is None:
+                        elapsed = time.perf_counter() - started
+                        status: BranchStatus = (
+                            "timeout" if isinstance(exc, NodeTimeoutError) else "error"
+                        )
+                        if writer is not None:
+                            writer(
+                                _event(
+                                    "error",
+                                    branch,
+                                    index,
+                                    status=status,
+                                    error=_error(exc),
+                                    elapsed=elapsed,
+                                    attempts=attempts,
+                                )
+                            )
+                        if policy.fail_fast:
+                            raise
+                        return _finish(record, status, exc=exc, elapsed=elapsed, attempts=attempts)
+                else:
+                    elapsed = time.perf_counter() - started
+                    if writer is not None:
+                        writer(
+                            _event(
+                                "finish",
+                                branch,
+                                index,
+                                status="ok",
+                                elapsed=elapsed,
+                                attempts=attempts,
+                            )
+                        )
+                    return _finish(record, "ok", value=result, elapsed=elapsed, attempts=attempts)
+            finally:
+                if limit is not None:
+                    limit.release()
+            await asyncio.sleep(delay)
     except asyncio.CancelledError:
-        reason = scope.leave(branch, index) if scope is not None else None
-        if reason is None:
+        stop = scope.leave(branch, index) if scope is not None else None
+        if stop is None:
             raise
         if (task := asyncio.current_task()) is not None:
             task.uncancel()
-        return _stopped(branch, index, reason, tally, box, writer)
+        elapsed = 0.0 if started is None else time.perf_counter() - started
+        return _stopped(record, stop, elapsed, attempts, writer)
     finally:
         if scope is not None:
             scope.leave(branch, index)
-        _usage_box.reset(box_token)
-        reset_current_unit(unit_token)
-        var_child_runnable_config.reset(token)
+        if tokens is not None:
+            _unit_record.reset(tokens[0])
+            _unit_scope.reset(tokens[1])
+            if tokens[2] is not None:
+                var_child_runnable_config.reset(tokens[2])
 
 
 def _stopped(
-    branch: str,
-    index: int,
+    record: dict[str, Any],
     reason: StopReason,
-    tally: _Tally,
-    box: _UsageBox,
+    elapsed: float,
+    attempts: int,
     writer: StreamWriter | None,
 ) -> BranchResult:
-    elapsed = tally.elapsed()
     error = {"type": reason.kind, "message": reason.message}
     if writer is not None:
-        writer(_event("error", branch, index, status="cancelled", error=error, elapsed=elapsed))
-    return _record(
-        branch,
-        index,
-        "cancelled",
-        exc=_Reason(reason),
-        elapsed=elapsed,
-        attempts=tally.attempts,
-        box=box,
-    )
+        writer(
+            _event(
+                "error",
+                record["branch"],
+                record["index"],
+                status="cancelled",
+                error=error,
+                elapsed=elapsed,
+            )
+        )
+    return _finish(record, "cancelled", exc=_Reason(reason), elapsed=elapsed, attempts=attempts)
 
 
 class _Reason(Exception):
@@ -411,112 +523,50 @@ class _Reason(Exception):
         self.kind = reason.kind
 
 
-async def _attempts(
-    unit: Unit,
-    value: Any,
-    branch: str,
-    index: int,
-    config: RunnableConfig,
-    policy: Policy,
-    scope: RunScope | None,
-    writer: StreamWriter | None,
-    box: _UsageBox,
-    tally: _Tally,
-) -> BranchResult:
-    limit = scope.limit if scope is not None else None
-    while True:
-        if limit is not None:
-            await limit.acquire()
-        # Checked once the unit could start, so units queued behind the cap see the spend.
-        if scope is not None and scope.over_budget():
-            if limit is not None:
-                limit.release()
-            reason = StopReason(
-                "TokenBudgetExceeded",
-                f"not started: the run used {scope.tokens:,} tokens of its "
-                f"token_budget={scope.token_budget:,}",
-            )
-            return _stopped(branch, index, reason, tally, box, writer)
-        attempt = tally.begin_attempt()
-        if writer is not None:
-            writer(_event("start" if attempt == 1 else "retry", branch, index, attempt=attempt))
-        try:
-            result = await attempt_with_timeout(
-                lambda: unit(value, config), policy.timeout, unit.label
-            )
-        except GraphBubbleUp:
-            raise
-        except Exception as exc:
-            delay = retry_delay(policy.retry, exc, attempt)
-            if delay is None:
-                status: BranchStatus = "timeout" if isinstance(exc, NodeTimeoutError) else "error"
-                elapsed = tally.elapsed()
-                if writer is not None:
-                    writer(
-                        _event(
-                            "error",
-                            branch,
-                            index,
-                            status=status,
-                            error=_error(exc),
-                            elapsed=elapsed,
-                            attempts=attempt,
-                        )
-                    )
-                if policy.fail_fast:
-                    raise
-                return _record(
-                    branch, index, status, exc=exc, elapsed=elapsed, attempts=attempt, box=box
-                )
-        else:
-            elapsed = tally.elapsed()
-            if writer is not None:
-                writer(
-                    _event("finish", branch, index, status="ok", elapsed=elapsed, attempts=attempt)
-                )
-            return _record(
-                branch, index, "ok", value=result, elapsed=elapsed, attempts=attempt, box=box
-            )
-        finally:
-            if limit is not None:
-                limit.release()
-        await asyncio.sleep(delay)
-
-
 Job = tuple[Unit, str, int, Any]
 """One unit of work for `run_units`: what to run, its branch name, its index, its input."""
 
 
 async def run_units(
-    jobs: Sequence[Job],
+    jobs: Iterable[Job],
     *,
     config: RunnableConfig,
     policy: Policy,
     scope: RunScope | None = None,
     writer: StreamWriter | None = None,
 ) -> list[BranchResult]:
-    """Run many units concurrently; records come back in `jobs` order.
+    """Run many units concurrently, each in a task of its own; records come in `jobs` order.
 
-    Under `fail_fast` the first error cancels the other units and is raised.
+    Under `fail_fast` the first error cancels the other units and is raised. `jobs` may be a
+    generator: nothing keeps a job once its task has started. Each task starts with the
+    shared config and scope in its context; a unit that is given a config gets one of its
+    own, tagged with its branch and index (`unit_config`). A plain function that takes no
+    config gets none: model calls it makes without a config are then tagged with the
+    shared config's metadata, not its index. (Per-unit objects are what a very large
+    fan-out pays for; see `run_unit`.)
     """
     config = with_usage_collector(config)
-
-    def start(job: Job) -> Awaitable[BranchResult]:
-        unit, branch, index, value = job
-        return run_unit(
-            unit,
-            value,
-            branch=branch,
-            index=index,
-            config=unit_config(config, branch, index),
-            policy=policy,
-            scope=scope,
-            writer=writer,
-        )
-
-    if len(jobs) == 1:
-        return [await start(jobs[0])]
-    tasks = [asyncio.ensure_future(start(job)) for job in jobs]
+    shared = (var_child_runnable_config.set(config), _unit_scope.set(scope))
+    try:
+        tasks = [
+            asyncio.ensure_future(
+                run_unit(
+                    unit,
+                    value,
+                    branch=branch,
+                    index=index,
+                    config=unit_config(config, branch, index) if unit.uses_config else None,
+                    policy=policy,
+                    scope=scope,
+                    writer=writer,
+                    own_context=True,
+                )
+            )
+            for unit, branch, index, value in jobs
+        ]
+    finally:
+        _unit_scope.reset(shared[1])
+        var_child_runnable_config.reset(shared[0])
     try:
         _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
     except BaseException:

@@ -9,7 +9,6 @@ holds them, and the most recent ones are kept a while longer, so a unit that sta
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import threading
 import uuid
 import weakref
@@ -34,13 +33,6 @@ class StopReason:
 
 
 @dataclass(eq=False)
-class _Running:
-    task: asyncio.Task[object]
-    loop: asyncio.AbstractEventLoop
-    stop_reason: StopReason | None = None
-
-
-@dataclass(eq=False)
 class RunScope:
     """The shared state of one run's parallel units.
 
@@ -53,8 +45,10 @@ class RunScope:
     token_budget: int | None = None
     tokens: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _running: dict[tuple[str, int], _Running] = field(default_factory=dict)
-    _stopped: dict[tuple[str, int], StopReason] = field(default_factory=dict)
+    # branch -> index -> ...: integer keys, because a tuple key per running unit is one more
+    # object per unit for the garbage collector (see `_engine.run_unit`).
+    _running: dict[str, dict[int, asyncio.Task[Any]]] = field(default_factory=dict)
+    _stopped: dict[str, dict[int, StopReason]] = field(default_factory=dict)
 
     def add_usage(self, usage: UsageMetadata) -> None:
         """Count a model call's tokens against the budget."""
@@ -67,30 +61,35 @@ class RunScope:
 
     def enter(self, branch: str, index: int) -> StopReason | None:
         """Register the current task as unit `(branch, index)`; return why it must not run."""
-        key = (branch, index)
         with self._lock:
-            if key in self._stopped:
-                return self._stopped[key]
+            stopped = self._stopped.get(branch)
+            if stopped is not None and index in stopped:
+                return stopped[index]
             task = asyncio.current_task()
             if task is not None:
-                self._running[key] = _Running(task, asyncio.get_running_loop())
+                self._running.setdefault(branch, {})[index] = task
         return None
 
     def leave(self, branch: str, index: int) -> StopReason | None:
         """Unregister unit `(branch, index)`; return why it was stopped, if it was."""
         with self._lock:
-            running = self._running.pop((branch, index), None)
-            return running.stop_reason if running else self._stopped.get((branch, index))
+            running = self._running.get(branch)
+            if running is not None:
+                running.pop(index, None)
+            stopped = self._stopped.get(branch)
+            return None if stopped is None else stopped.get(index)
 
     def stop(self, units: Iterable[tuple[str, int]], reason: StopReason) -> None:
         """Stop units: cancel those running, and keep those not started from starting."""
         with self._lock:
-            for key in units:
-                self._stopped.setdefault(key, reason)
-                running = self._running.get(key)
-                if running is not None and running.stop_reason is None:
-                    running.stop_reason = reason
-                    running.loop.call_soon_threadsafe(running.task.cancel)
+            for branch, index in units:
+                stopped = self._stopped.setdefault(branch, {})
+                if index in stopped:
+                    continue
+                stopped[index] = reason
+                task = self._running.get(branch, {}).get(index)
+                if task is not None:
+                    task.get_loop().call_soon_threadsafe(task.cancel)
 
 
 _live: weakref.WeakValueDictionary[str, RunScope] = weakref.WeakValueDictionary()
@@ -137,23 +136,3 @@ def run_scope(scope_id: str, limits: RunLimits) -> RunScope:
         while len(_recent) > _RECENT:
             _recent.popitem(last=False)
         return scope
-
-
-_current: contextvars.ContextVar[tuple[RunScope, str, int] | None] = contextvars.ContextVar(
-    "langgraph_parallel_scope", default=None
-)
-
-
-def current_unit() -> tuple[RunScope, str, int] | None:
-    """The scope, branch name and index of the unit running in this context, if any."""
-    return _current.get()
-
-
-def set_current_unit(scope: RunScope | None, branch: str, index: int) -> contextvars.Token[Any]:
-    """Mark the current context as running unit `(branch, index)` of `scope`."""
-    return _current.set(None if scope is None else (scope, branch, index))
-
-
-def reset_current_unit(token: contextvars.Token[Any]) -> None:
-    """Undo `set_current_unit`."""
-    _current.reset(token)

@@ -83,7 +83,7 @@ def chunk(count: int, chunk_size: int | Literal["auto"]) -> int:
 def _worker_node(worker: Unit, policy: Policy, writes: str | None, limits: RunLimits) -> NodeFunc:
     async def work(payload: dict[str, Any], config: RunnableConfig) -> list[Command[Any]]:
         records = await run_units(
-            [(worker, WORKER, index, item) for index, item in payload["items"]],
+            ((worker, WORKER, index, item) for index, item in payload["items"]),
             config=config,
             policy=policy,
             scope=limits.scope(payload["scope"]),

@@ -25,6 +25,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from langgraph_parallel._engine import current_unit
 from langgraph_parallel.models._schema import SchemaFiller
 
 SIMULATED_NOTICE = "[simulated]"
@@ -180,7 +181,10 @@ class SimulatedChatModel(BaseChatModel):
         tool_choice: str | None,
     ) -> AIMessage:
         prompt = "\n".join(_text_of(m) for m in messages)
-        sample = (metadata or {}).get("lgp_index", 0)
+        sample = (metadata or {}).get("lgp_index")
+        if sample is None:  # a call made without its unit's config: ask the unit itself
+            running = current_unit()
+            sample = running[2] if running is not None else 0
         key = f"{self.seed}:{sample}:{prompt}"
         rng = random.Random(hashlib.sha256(key.encode()).digest())
         bias = int(hashlib.sha256(prompt.encode()).hexdigest(), 16) % 7

@@ -9,8 +9,8 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
-from langgraph_parallel._engine import Unit, make_node
-from langgraph_parallel._scope import StopReason, current_unit
+from langgraph_parallel._engine import Unit, current_unit, make_node
+from langgraph_parallel._scope import StopReason
 from langgraph_parallel.models import ModelLike
 from langgraph_parallel.nodes.llm import llm_node, render_input
 
