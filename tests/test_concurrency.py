@@ -159,3 +159,33 @@ def test_each_branch_records_its_token_usage_and_the_run_sums_them() -> None:
     result = graph.invoke({"input": None})
     assert [r["usage"] for r in result["results"]] == [usage(10, 2), usage(7, 1), None]
     assert result["usage"] == usage(117, 13)
+
+
+def test_a_sync_invoke_nested_inside_an_async_branch_does_not_deadlock() -> None:
+    inner = create_fanout_graph(
+        {"x": lambda s: "inner"}, lambda s: s["results"][0]["value"]
+    ).compile()
+
+    async def calls_sync_invoke(state: Any) -> str:
+        return str(inner.invoke({"input": None})["output"])  # blocks its event loop: allowed
+
+    outer = create_fanout_graph(
+        {"outer": calls_sync_invoke}, lambda s: s["results"][0]["value"]
+    ).compile()
+    assert outer.invoke({"input": None})["output"] == "inner"
+    assert asyncio.run(outer.ainvoke({"input": None}))["output"] == "inner"
+
+
+def test_invoke_keeps_the_callers_context_for_every_branch() -> None:
+    import contextvars
+
+    marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker", default="unset")
+
+    async def reads(state: Any) -> str:
+        return marker.get()
+
+    graph = create_fanout_graph(
+        {"a": reads, "b": reads}, lambda s: [r["value"] for r in s["results"]]
+    ).compile()
+    marker.set("from the caller")
+    assert graph.invoke({"input": None})["output"] == ["from the caller", "from the caller"]
