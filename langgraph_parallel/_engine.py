@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, S
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
 from langchain_core.messages import AIMessage
@@ -59,6 +59,35 @@ def sync_pool() -> ThreadPoolExecutor:
             if _pool is None:
                 _pool = ThreadPoolExecutor(_SYNC_WORKERS, thread_name_prefix="langgraph-parallel")
     return _pool
+
+
+ExecutorLike = Literal["thread", "process"] | concurrent.futures.Executor
+"""Where sync branches run.
+
+- `"thread"` (default): the package's thread pool (`sync_pool()`), good for blocking I/O.
+- `"process"`: a `ProcessPoolExecutor` shared by the whole process and reused across runs
+  (one worker per CPU, `spawn` start method), for CPU-bound work the GIL would serialise.
+  The branch must be a module-level function (it is pickled), and its input and result
+  must pickle too; it gets no config, so no model calls or streaming from inside it.
+- any `concurrent.futures.Executor`: used as given, e.g. a distributed engine's executor.
+"""
+
+_processes: concurrent.futures.ProcessPoolExecutor | None = None
+
+
+def process_pool() -> concurrent.futures.ProcessPoolExecutor:
+    """The shared process pool for `executor="process"`, started on first use."""
+    global _processes
+    if _processes is None:
+        with _pool_lock:
+            if _processes is None:
+                import multiprocessing
+
+                # spawn, not fork: this process has threads (pools, the background loop).
+                _processes = concurrent.futures.ProcessPoolExecutor(
+                    mp_context=multiprocessing.get_context("spawn")
+                )
+    return _processes
 
 
 _loop: asyncio.AbstractEventLoop | None = None
@@ -197,15 +226,17 @@ class Unit:
 
     Plain functions get LangGraph's own argument injection (`config`, `writer`, `runtime`,
     `store`), exactly as if they were nodes; one that takes nothing to inject is called
-    directly, which keeps large fan-outs light. Sync callables run on `sync_pool()`.
+    directly, which keeps large fan-outs light. Sync callables run on `sync_pool()`, or on
+    the given `executor` (see `ExecutorLike`).
     """
 
-    __slots__ = ("direct", "label", "runnable", "sync", "takes_config")
+    __slots__ = ("direct", "executor", "label", "runnable", "sync", "takes_config")
 
-    def __init__(self, thing: Any, *, label: str) -> None:
+    def __init__(self, thing: Any, *, label: str, executor: ExecutorLike | None = None) -> None:
         self.label = label
         self.direct: Callable[..., Any] | None = None
         self.takes_config = False
+        self.executor: concurrent.futures.Executor | None = None
         if isinstance(thing, Runnable):
             self.runnable: Runnable[Any, Any] = thing
             self.sync = isinstance(thing, RunnableLambda) and not hasattr(thing, "afunc")
@@ -229,9 +260,45 @@ class Unit:
                 f"{label} must be a function, a Runnable or a compiled graph, "
                 f"got {type(thing).__name__}: {thing!r:.60}"
             )
+        if executor not in (None, "thread"):
+            self._use_executor(thing, executor)
+
+    def _use_executor(self, thing: Any, executor: Any) -> None:
+        where = "a process" if executor == "process" else "an executor"
+        if not self.sync or self.direct is None or self.takes_config:
+            raise ValueError(
+                f"{self.label}: only a plain sync function of its input can run in {where} "
+                f"(it gets no config); got {thing!r:.60}"
+            )
+        if executor == "process":
+            import pickle
+
+            try:
+                pickle.dumps(thing)
+            except Exception as exc:
+                raise ValueError(
+                    f"{self.label}: executor='process' pickles the function, and {thing!r:.60} "
+                    f"cannot be ({type(exc).__name__}); define it at module level"
+                ) from None
+            self.executor = process_pool()
+        elif isinstance(executor, concurrent.futures.Executor):
+            self.executor = executor
+        else:
+            raise TypeError(
+                f"{self.label}: executor must be 'thread', 'process' or a "
+                f"concurrent.futures.Executor, got {executor!r}"
+            )
+
+    @property
+    def uses_config(self) -> bool:
+        """Whether the unit is given a config (so it needs one of its own per call)."""
+        return self.direct is None or self.takes_config
 
     def __call__(self, value: Any, config: RunnableConfig) -> Awaitable[Any]:
         """Start the unit; the returned awaitable gives its result."""
+        if self.executor is not None:
+            assert self.direct is not None  # checked in _use_executor
+            return asyncio.get_running_loop().run_in_executor(self.executor, self.direct, value)
         if self.sync:
             call = self.runnable.invoke if self.direct is None else self._call_direct
             return asyncio.get_running_loop().run_in_executor(
@@ -240,11 +307,6 @@ class Unit:
         if self.direct is not None:
             return self._call_direct(value, config)  # type: ignore[no-any-return]
         return self.runnable.ainvoke(value, config)
-
-    @property
-    def uses_config(self) -> bool:
-        """Whether the unit is given a config (so it needs one of its own per call)."""
-        return self.direct is None or self.takes_config
 
     def _call_direct(self, value: Any, config: RunnableConfig) -> Any:
         assert self.direct is not None

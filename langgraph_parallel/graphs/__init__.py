@@ -1,5 +1,6 @@
 """Graph factories: sectioning fan-out, orchestrator-worker, voting and guarded generation."""
 
+from langgraph_parallel._engine import ExecutorLike
 from langgraph_parallel.graphs._common import OnError, ParallelStateGraph
 from langgraph_parallel.graphs.fanout import Branch, create_fanout_graph
 from langgraph_parallel.graphs.guarded import GuardedState, create_guarded_graph
@@ -8,6 +9,7 @@ from langgraph_parallel.graphs.voting import create_voting_graph
 
 __all__ = [
     "Branch",
+    "ExecutorLike",
     "GuardedState",
     "OnError",
     "ParallelStateGraph",

@@ -11,6 +11,7 @@ from langgraph.graph import END, START
 from langgraph.types import Send
 
 from langgraph_parallel._engine import (
+    ExecutorLike,
     Policy,
     RetryLike,
     TimeoutLike,
@@ -79,6 +80,7 @@ def create_fanout_graph(
     retry: RetryLike | None = None,
     max_concurrency: MaxConcurrency = None,
     token_budget: int | None = None,
+    executor: ExecutorLike = "thread",
 ) -> ParallelStateGraph:
     """Build a sectioning graph: every branch starts from START, one aggregator joins them.
 
@@ -108,6 +110,9 @@ def create_fanout_graph(
 
         token_budget: Tokens a run may spend on model calls in its branches; once used up,
             branches not yet started are recorded as `cancelled` (`TokenBudgetExceeded`).
+
+        executor: Where sync branches run: `"thread"` (default), `"process"` for CPU-bound
+            work, or any `concurrent.futures.Executor`; see `ExecutorLike`.
 
     Returns:
         The uncompiled graph; compile it with your checkpointer, store and name.
@@ -197,7 +202,7 @@ def create_fanout_graph(
             retry=default_retry if spec.retry is None else retry_policies(spec.retry, what=what),
             fail_fast=fail_fast,
         )
-        unit = Unit(spec.run, label=f"branch {name!r}")
+        unit = Unit(spec.run, label=f"branch {name!r}", executor=executor)
         builder.add_node(
             name, make_node(unit_node(unit, policy, limits, writes=spec.writes), name=name)
         )

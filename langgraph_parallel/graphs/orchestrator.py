@@ -12,6 +12,7 @@ from langgraph.pregel import Pregel
 from langgraph.types import Command, Overwrite, Send
 
 from langgraph_parallel._engine import (
+    ExecutorLike,
     NodeFunc,
     Policy,
     RetryLike,
@@ -114,6 +115,7 @@ def create_orchestrator_graph(
     retry: RetryLike | None = None,
     max_concurrency: MaxConcurrency = None,
     token_budget: int | None = None,
+    executor: ExecutorLike = "thread",
 ) -> ParallelStateGraph:
     """Build an orchestrator-worker graph: plan, run every work item at once, synthesize.
 
@@ -150,6 +152,9 @@ def create_orchestrator_graph(
 
         token_budget: Tokens a run may spend on model calls in its items; once used up,
             items not yet started are recorded as `cancelled` (`TokenBudgetExceeded`).
+
+        executor: Where sync workers run: `"thread"` (default), `"process"` for CPU-bound
+            work, or any `concurrent.futures.Executor`; see `ExecutorLike`.
 
     Returns:
         The uncompiled graph; compile it with your checkpointer, store and name.
@@ -219,7 +224,10 @@ def create_orchestrator_graph(
     builder.add_node(DISPATCH, make_node(_dispatch_node(max_items), name=DISPATCH))
     builder.add_node(
         WORKER,
-        make_node(_worker_node(Unit(worker, label=WORKER), policy, writes, limits), name=WORKER),
+        make_node(
+            _worker_node(Unit(worker, label=WORKER, executor=executor), policy, writes, limits),
+            name=WORKER,
+        ),
     )
     builder.add_node(
         SYNTHESIZER,

@@ -9,6 +9,7 @@ from langgraph.graph import END, START
 from langgraph.types import Send
 
 from langgraph_parallel._engine import (
+    ExecutorLike,
     Policy,
     RetryLike,
     TimeoutLike,
@@ -81,6 +82,7 @@ def create_voting_graph(
     retry: RetryLike | None = None,
     max_concurrency: MaxConcurrency = None,
     token_budget: int | None = None,
+    executor: ExecutorLike = "thread",
 ) -> ParallelStateGraph:
     """Build a voting graph: every voter does the same task at once, a tally picks the winner.
 
@@ -113,6 +115,9 @@ def create_voting_graph(
 
         token_budget: Tokens a run may spend on model calls in its voters; once used up,
             voters not yet started are recorded as `cancelled` (`TokenBudgetExceeded`).
+
+        executor: Where sync voters run: `"thread"` (default), `"process"` for CPU-bound
+            work, or any `concurrent.futures.Executor`; see `ExecutorLike`.
 
     Returns:
         The uncompiled graph; compile it with your checkpointer, store and name.
@@ -172,7 +177,7 @@ def create_voting_graph(
     builder = ParallelStateGraph(state.state, input_schema=state.input)
     builder.parallel_tasks = len(labels)
     for name, voter in nodes.items():
-        unit = Unit(voter, label=f"voter {name!r}")
+        unit = Unit(voter, label=f"voter {name!r}", executor=executor)
         builder.add_node(name, make_node(unit_node(unit, policy, limits), name=name))
     builder.add_node(
         TALLY,

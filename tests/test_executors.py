@@ -1,0 +1,120 @@
+"""executor="process" and pluggable executors: same results, failures and order as threads."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from cpu_work import input_squared, square, timed_burn
+from helpers import Gauge
+from typing_extensions import TypedDict
+
+from langgraph_parallel import create_fanout_graph, create_orchestrator_graph, create_voting_graph
+from langgraph_parallel._engine import process_pool
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_pool() -> None:
+    """Spawned workers take a moment to start; start them before timing anything."""
+    list(process_pool().map(square, range(8)))
+
+
+def values(state: dict[str, Any]) -> list[Any]:
+    return [r["value"] for r in state["results"]]
+
+
+def test_cpu_bound_branches_run_in_other_processes_at_the_same_time() -> None:
+    class Work(TypedDict):
+        seconds: float
+
+    graph = create_fanout_graph(
+        {"a": timed_burn, "b": timed_burn}, values, state_schema=Work, executor="process"
+    ).compile()
+    a, b = graph.invoke({"seconds": 0.5})["output"]
+    assert os.getpid() not in (a["pid"], b["pid"]) and a["pid"] != b["pid"]
+    assert a["start"] < b["end"] and b["start"] < a["end"]  # they overlapped
+
+
+def test_orchestrator_items_in_processes_keep_plan_order_and_record_failures() -> None:
+    plan = [{"n": i, "seconds": 0.01 * (5 - i), "fail": i == 2} for i in range(5)]
+    graph = create_orchestrator_graph(
+        lambda s: plan, timed_burn, values, executor="process", chunk_size=5
+    ).compile()
+    state = asyncio.run(graph.ainvoke({"input": None}))
+    assert [r["status"] for r in state["results"]] == ["ok", "ok", "error", "ok", "ok"]
+    assert [v["n"] for v in state["output"] if v] == [0, 1, 3, 4]
+    assert state["results"][2]["error"] == {
+        "type": "ValueError",
+        "message": "item 2 cannot be computed",
+    }
+
+
+def test_voters_in_processes() -> None:
+    graph = create_voting_graph(input_squared, n=3, executor="process").compile()
+    outcome = graph.invoke({"input": 4})["output"]
+    assert (outcome["winner"], outcome["cast"], outcome["agreement"]) == (16, 3, 1.0)
+
+
+def test_process_timeouts_are_recorded_and_the_run_moves_on() -> None:
+    class Work(TypedDict):
+        seconds: float
+        input: int
+
+    graph = create_fanout_graph(
+        {"slow": timed_burn, "fast": input_squared},
+        values,
+        state_schema=Work,
+        executor="process",
+        timeout=0.5,
+    ).compile()
+    started = time.perf_counter()
+    state = graph.invoke({"seconds": 2.0, "input": 3})
+    assert time.perf_counter() - started < 1.5
+    assert [r["status"] for r in state["results"]] == ["timeout", "ok"]
+    assert state["results"][1]["value"] == 9
+
+
+@pytest.mark.parametrize(
+    ("thing", "message"),
+    [
+        (lambda s: s, "cannot be"),
+        (lambda s, config: s, "only a plain sync function"),
+    ],
+    ids=["lambda", "takes-config"],
+)
+def test_what_cannot_run_in_a_process_is_refused_at_build_time(thing: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        create_fanout_graph({"a": thing}, values, executor="process")
+
+
+def test_async_branches_are_refused_for_processes() -> None:
+    async def coro(state: Any) -> int:
+        return 1
+
+    with pytest.raises(ValueError, match="only a plain sync function"):
+        create_orchestrator_graph(lambda s: [1], coro, values, executor="process")
+
+
+def test_an_unknown_executor_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match=r"'thread', 'process' or a concurrent\.futures\.Executor"):
+        create_fanout_graph({"a": square}, values, executor="gpu")  # type: ignore[arg-type]
+
+
+def test_any_executor_can_be_plugged_in() -> None:
+    gauge = Gauge()
+
+    def work(n: int) -> int:
+        with gauge.inside():
+            time.sleep(0.03)
+        return n * 2
+
+    with ThreadPoolExecutor(2) as executor:
+        graph = create_orchestrator_graph(
+            lambda s: list(range(8)), work, values, executor=executor
+        ).compile()
+        assert graph.invoke({"input": None})["output"] == [n * 2 for n in range(8)]
+    assert gauge.peak == 2
