@@ -11,6 +11,7 @@ time and attempt count that only the code around the call knows. Retries follow 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import contextvars
 import inspect
@@ -87,6 +88,8 @@ def process_pool() -> concurrent.futures.ProcessPoolExecutor:
                 _processes = concurrent.futures.ProcessPoolExecutor(
                     mp_context=multiprocessing.get_context("spawn")
                 )
+                # Shut down while modules still exist, not from a finaliser at teardown.
+                atexit.register(_processes.shutdown, wait=True, cancel_futures=True)
     return _processes
 
 
