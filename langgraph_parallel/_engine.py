@@ -333,6 +333,17 @@ def current_unit() -> tuple[RunScope, str, int] | None:
     return scope, record["branch"], record["index"]
 
 
+def mark_hedged() -> None:
+    """Note in the running unit's record (and the custom stream) that it started a backup call."""
+    record = _unit_record.get()
+    if record is None:
+        return
+    record["hedged"] = True
+    writer = stream_writer()
+    if writer is not None:
+        writer(_event("hedge", record["branch"], record["index"]))
+
+
 def _add_usage(usage: UsageMetadata | None, simulated: bool) -> None:
     """Count a model call against the unit running in this context, and its run's budget."""
     record = _unit_record.get()

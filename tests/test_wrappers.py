@@ -19,7 +19,9 @@ from typing_extensions import TypedDict
 from langgraph_parallel import create_fanout_graph, create_orchestrator_graph
 from langgraph_parallel.models import SimulatedModelError
 from langgraph_parallel.nodes import (
+    Hedge,
     concatenate,
+    hedged,
     is_transient,
     shared_limit,
     with_concurrency_limit,
@@ -182,3 +184,100 @@ def test_a_wrapped_node_works_in_a_plain_state_graph_under_invoke_and_ainvoke() 
     graph = builder.compile()
     assert graph.invoke({"x": 2}) == {"x": 2, "y": 4}
     assert asyncio.run(graph.ainvoke({"x": 3})) == {"x": 3, "y": 6}
+
+
+class TestHedging:
+    @staticmethod
+    def scripted(*latencies: float, fail: set[int] | None = None) -> Any:
+        """A call whose n-th attempt takes latencies[n] seconds (and fails if n in fail)."""
+        attempts: list[int] = []
+        cancelled: list[int] = []
+
+        async def call(state: Any) -> str:
+            n = len(attempts)
+            attempts.append(n)
+            try:
+                await asyncio.sleep(latencies[n])
+            except asyncio.CancelledError:
+                cancelled.append(n)
+                raise
+            if fail and n in fail:
+                raise ConnectionError(f"attempt {n} failed")
+            return f"attempt {n}"
+
+        call.attempts = attempts  # type: ignore[attr-defined]
+        call.cancelled = cancelled  # type: ignore[attr-defined]
+        return call
+
+    def test_a_straggler_gets_a_backup_and_the_loser_is_cancelled(self) -> None:
+        call = self.scripted(5.0, 0.01)
+        hedge = Hedge(after=0.05)
+        started = time.perf_counter()
+        assert asyncio.run(hedged(call, hedge).ainvoke({})) == "attempt 1"
+        assert time.perf_counter() - started < 1
+        assert call.cancelled == [0]
+        assert (hedge.calls, hedge.hedges, hedge.backup_wins, hedge.extra_calls) == (1, 1, 1, 1.0)
+
+    def test_a_fast_call_is_not_hedged(self) -> None:
+        call = self.scripted(0.01)
+        hedge = Hedge(after=0.5)
+        assert asyncio.run(hedged(call, hedge).ainvoke({})) == "attempt 0"
+        assert (hedge.hedges, call.attempts) == (0, [0])
+
+    def test_an_early_failure_is_raised_not_hedged(self) -> None:
+        call = self.scripted(0.01, fail={0})
+        hedge = Hedge(after=0.5)
+        with pytest.raises(ConnectionError, match="attempt 0 failed"):
+            asyncio.run(hedged(call, hedge).ainvoke({}))
+        assert hedge.hedges == 0
+
+    def test_after_hedging_one_failure_is_not_enough_and_two_are(self) -> None:
+        first_fails = self.scripted(0.1, 0.2, fail={0})
+        assert asyncio.run(hedged(first_fails, 0.05).ainvoke({})) == "attempt 1"
+        both_fail = self.scripted(0.1, 0.2, fail={0, 1})
+        with pytest.raises(ConnectionError, match="attempt 0 failed"):
+            asyncio.run(hedged(both_fail, 0.05).ainvoke({}))
+
+    def test_the_percentile_delay_learns_from_what_it_has_seen(self) -> None:
+        hedge = Hedge(after="p90", initial=3.0, min_samples=10)
+        assert hedge.delay() == 3.0
+        for ms in range(1, 21):
+            hedge.observe(ms / 100)
+        assert hedge.delay() == pytest.approx(0.19)
+        with pytest.raises(ValueError, match="percentile"):
+            Hedge(after="p100")
+
+    def test_the_branch_record_says_it_hedged(self) -> None:
+        graph = create_fanout_graph(
+            {"slow": hedged(self.scripted(5.0, 0.01), 0.05), "plain": lambda s: 1}, concatenate()
+        ).compile()
+        events = []
+        for chunk in graph.stream({"input": None}, stream_mode=["custom", "values"]):
+            events.append(chunk)
+        final = [data for mode, data in events if mode == "values"][-1]
+        slow, plain = final["results"]
+        assert slow.get("hedged") is True and "hedged" not in plain
+        assert (
+            "custom",
+            {"kind": "branch", "event": "hedge", "branch": "slow", "index": 0},
+        ) in events
+
+    def test_a_100_way_fanout_of_stragglers_finishes_near_the_fast_latency(self) -> None:
+        """Every attempt takes 2 s with probability 5%, else 0.1 s (seeded)."""
+        import random
+
+        rng = random.Random(7)
+
+        async def call(item: int) -> int:
+            await asyncio.sleep(2.0 if rng.random() < 0.05 else 0.1)
+            return item
+
+        hedge = Hedge(after=0.15)
+        graph = create_orchestrator_graph(
+            lambda s: list(range(100)), hedged(call, hedge), concatenate()
+        ).compile()
+        started = time.perf_counter()
+        state = asyncio.run(graph.ainvoke({"input": None}))
+        assert all(r["status"] == "ok" for r in state["results"])
+        assert time.perf_counter() - started < 1.5  # unhedged: ~2 s (a straggler is near certain)
+        assert hedge.extra_calls <= 0.10

@@ -24,6 +24,8 @@ from langgraph_parallel.nodes.tools import parallel_tool_node
 from langgraph_parallel.nodes.votes import Normalizer, VoteMethod, normalizer, tally
 from langgraph_parallel.nodes.wrappers import (
     TRANSIENT_RETRY,
+    Hedge,
+    hedged,
     is_transient,
     shared_limit,
     with_concurrency_limit,
@@ -37,11 +39,13 @@ __all__ = [
     "TRANSIENT_RETRY",
     "ConcurrencyLimit",
     "GuardedOutput",
+    "Hedge",
     "Normalizer",
     "Verdict",
     "VoteMethod",
     "best_score",
     "concatenate",
+    "hedged",
     "is_transient",
     "keyword_guardrail",
     "llm_guardrail",

@@ -53,6 +53,8 @@ class BranchResult(TypedDict):
     """Tokens its model calls used, summed; `None` when it made none."""
     simulated: NotRequired[bool]
     """Present (and `True`) when the offline simulated model answered any of its calls."""
+    hedged: NotRequired[bool]
+    """Present (and `True`) when a `hedged` call inside it started a backup call."""
 
 
 VoteStatus = Literal["ok", "abstained", "error", "timeout", "cancelled"]
