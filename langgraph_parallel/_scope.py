@@ -13,15 +13,16 @@ import threading
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from langchain_core.messages.ai import UsageMetadata
 
 from langgraph_parallel._limits import ConcurrencyLimit
 
 _RECENT = 4096
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class RunScope:
     # object per unit for the garbage collector (see `_engine.run_unit`).
     _running: dict[str, dict[int, asyncio.Task[Any]]] = field(default_factory=dict)
     _stopped: dict[str, dict[int, StopReason]] = field(default_factory=dict)
+    _attached: dict[str, Any] = field(default_factory=dict)
 
     def add_usage(self, usage: UsageMetadata) -> None:
         """Count a model call's tokens against the budget."""
@@ -58,6 +60,13 @@ class RunScope:
     def over_budget(self) -> bool:
         """Whether the run has used up its token budget."""
         return self.token_budget is not None and self.tokens >= self.token_budget
+
+    def attached(self, key: str, make: Callable[[], T]) -> T:
+        """The run's object under `key` (e.g. a vote watcher), made on first use."""
+        with self._lock:
+            if key not in self._attached:
+                self._attached[key] = make()
+            return cast(T, self._attached[key])
 
     def enter(self, branch: str, index: int) -> StopReason | None:
         """Register the current task as unit `(branch, index)`; return why it must not run."""

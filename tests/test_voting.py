@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -148,3 +149,109 @@ def test_tally_is_independent_of_record_order() -> None:
     records = [vote(i, a) for i, a in enumerate(["b", "a", "a", "b", "c"])]
     assert tally(records) == tally(list(reversed(records)))
     assert tally(records)["winner"] == "b"
+
+
+class TestEarlyStop:
+    LATENCIES = (0.1, 0.1, 0.1, 1.0, 1.0)
+
+    def voters(self, answers: list[Any], finished: list[int]) -> Any:
+        async def voter(state: Any, config: RunnableConfig) -> Any:
+            index = config["metadata"]["lgp_index"]
+            await asyncio.sleep(self.LATENCIES[index])
+            finished.append(index)
+            return answers[index]
+
+        return voter
+
+    @pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
+    def test_a_decided_majority_stops_the_remaining_voters(self, mode: str) -> None:
+        finished: list[int] = []
+        graph = create_voting_graph(
+            self.voters(["yes"] * 3 + ["no"] * 2, finished), n=5, early_stop=True
+        ).compile()
+        started = time.perf_counter()
+        state = (
+            graph.invoke({"input": 1})
+            if mode == "invoke"
+            else asyncio.run(graph.ainvoke({"input": 1}))
+        )
+        assert time.perf_counter() - started < 0.6  # the slow voters take 1 s
+        outcome = state["output"]
+        assert (outcome["winner"], outcome["cast"], outcome["cancelled"]) == ("yes", 3, 2)
+        assert sorted(finished) == [0, 1, 2]
+        stopped = state["results"][3]
+        assert stopped["status"] == "cancelled" and stopped["error"]["type"] == "VoteDecided"
+        assert "'yes' leads 3 to 0 with 2 still to vote" in stopped["error"]["message"]
+
+    def test_without_early_stop_every_voter_finishes(self) -> None:
+        finished: list[int] = []
+        graph = create_voting_graph(self.voters(["yes"] * 3 + ["no"] * 2, finished), n=5).compile()
+        outcome = asyncio.run(graph.ainvoke({"input": 1}))["output"]
+        assert (outcome["cast"], outcome["cancelled"], sorted(finished)) == (5, 0, [0, 1, 2, 3, 4])
+
+    def test_a_close_vote_is_not_stopped(self) -> None:
+        finished: list[int] = []
+        graph = create_voting_graph(
+            self.voters(["yes", "yes", "no", "no", "yes"], finished), n=5, early_stop=True
+        ).compile()
+        outcome = asyncio.run(graph.ainvoke({"input": 1}))["output"]
+        assert (outcome["winner"], outcome["cast"], outcome["cancelled"]) == ("yes", 5, 0)
+
+    def test_broken_unanimity_stops_at_once(self) -> None:
+        finished: list[int] = []
+        voters = self.voters(["a", "b", "a", "a", "a"], finished)
+        outcome = asyncio.run(
+            create_voting_graph(voters, n=5, method="unanimity", early_stop=True)
+            .compile()
+            .ainvoke({"input": 1})
+        )["output"]
+        assert outcome["winner"] is None and outcome["cancelled"] == 2
+
+    def test_a_good_enough_score_stops_best_score(self) -> None:
+        finished: list[int] = []
+        answers = [{"score": 0.2}, {"score": 0.95}, {"score": 0.5}, {"score": 0.99}, {"score": 0.1}]
+        graph = create_voting_graph(
+            self.voters(answers, finished),
+            n=5,
+            method="best_score",
+            early_stop=True,
+            score_threshold=0.9,
+        )
+        outcome = asyncio.run(graph.compile().ainvoke({"input": 1}))["output"]
+        assert outcome["winner"] == {"score": 0.95} and outcome["cancelled"] == 2
+
+    def test_weights_count_towards_what_is_still_to_vote(self) -> None:
+        from langgraph_parallel.nodes.votes import VoteWatch
+
+        def record(label: str, value: Any) -> Any:
+            return {
+                "branch": label,
+                "index": 0,
+                "status": "ok",
+                "value": value,
+                "error": None,
+                "elapsed": 0.0,
+                "attempts": 1,
+                "usage": None,
+            }
+
+        watch = VoteWatch(
+            ["a", "b", "c"], method="weighted", weights={"a": 1, "b": 1, "c": 5}, normalize=None
+        )
+        assert watch.add(record("a", "x")) is None
+        assert watch.add(record("b", "x")) is None  # 2 to 0, but c alone weighs 5
+        plain = VoteWatch(["a", "b", "c"], method="majority", weights=None, normalize=None)
+        assert plain.add(record("a", "x")) is None
+        assert plain.add(record("b", "x")) is not None  # 2 to 0 with 1 left
+
+    @pytest.mark.parametrize(
+        ("options", "message"),
+        [
+            ({"method": lambda votes: None, "early_stop": True}, "needs a built-in method"),
+            ({"method": "best_score", "early_stop": True}, "needs score_threshold"),
+            ({"score_threshold": 0.5}, "use it with method='best_score' and early_stop=True"),
+        ],
+    )
+    def test_early_stop_misuse_is_refused(self, options: dict[str, Any], message: str) -> None:
+        with pytest.raises(ValueError, match=message):
+            create_voting_graph(lambda s: 1, n=3, **options)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Annotated, Any, Literal, NotRequired, Required, get_args, get_origin
 
 from langchain_core.runnables import RunnableConfig
@@ -26,7 +26,7 @@ from langgraph_parallel._engine import (
     with_usage_collector,
 )
 from langgraph_parallel._limits import ConcurrencyLimit
-from langgraph_parallel._scope import RunLimits
+from langgraph_parallel._scope import RunLimits, RunScope
 from langgraph_parallel.errors import BranchFailuresError, InvalidInputError
 from langgraph_parallel.state.records import BranchResult
 from langgraph_parallel.state.schemas import DefaultInput
@@ -282,7 +282,12 @@ def unit_payload(inputs: dict[str, Any], scope: str, branch: str, index: int) ->
 
 
 def unit_node(
-    unit: Unit, policy: Policy, limits: RunLimits, *, writes: str | None = None
+    unit: Unit,
+    policy: Policy,
+    limits: RunLimits,
+    *,
+    writes: str | None = None,
+    after: Callable[[RunScope, BranchResult], None] | None = None,
 ) -> NodeFunc:
     """The node that runs one branch or voter (named in its `unit_payload`) and records it.
 
@@ -291,10 +296,13 @@ def unit_node(
         policy: Its timeout, retries and failure mode.
         limits: What it shares with its siblings (cap, token budget).
         writes: A state key that also receives the value when the unit succeeds.
+        after: Called with the run's scope and the record once the unit has finished,
+            e.g. to stop siblings whose work can no longer matter.
     """
 
     async def run_branch(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         branch, index = payload["branch"], payload["index"]
+        scope = limits.scope(payload["scope"])
         record = await run_unit(
             unit,
             payload["state"],
@@ -302,9 +310,11 @@ def unit_node(
             index=index,
             config=unit_config(with_usage_collector(config), branch, index),
             policy=policy,
-            scope=limits.scope(payload["scope"]),
+            scope=scope,
             writer=stream_writer(),
         )
+        if after is not None:
+            after(scope, record)
         update: dict[str, Any] = {"results": [record]}
         if writes is not None and record["status"] == "ok":
             update[writes] = record["value"]

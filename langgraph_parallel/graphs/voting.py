@@ -18,7 +18,7 @@ from langgraph_parallel._engine import (
     retry_policies,
     timeout_seconds,
 )
-from langgraph_parallel._scope import new_scope_id
+from langgraph_parallel._scope import RunScope, StopReason, new_scope_id
 from langgraph_parallel.graphs._common import (
     MaxConcurrency,
     OnError,
@@ -32,8 +32,8 @@ from langgraph_parallel.graphs._common import (
     unit_node,
     unit_payload,
 )
-from langgraph_parallel.nodes.votes import Normalizer, VoteMethod, normalizer, tally
-from langgraph_parallel.state.records import Vote
+from langgraph_parallel.nodes.votes import Normalizer, VoteMethod, VoteWatch, normalizer, tally
+from langgraph_parallel.state.records import BranchResult, Vote
 from langgraph_parallel.state.schemas import ParallelState
 
 VOTER = "voter"
@@ -83,6 +83,8 @@ def create_voting_graph(
     max_concurrency: MaxConcurrency = None,
     token_budget: int | None = None,
     executor: ExecutorLike = "thread",
+    early_stop: bool = False,
+    score_threshold: float | None = None,
 ) -> ParallelStateGraph:
     """Build a voting graph: every voter does the same task at once, a tally picks the winner.
 
@@ -118,6 +120,11 @@ def create_voting_graph(
 
         executor: Where sync voters run: `"thread"` (default), `"process"` for CPU-bound
             work, or any `concurrent.futures.Executor`; see `ExecutorLike`.
+        early_stop: Stop the voters still running once the outcome cannot change: the
+            leader cannot be caught (`"majority"`, `"weighted"`), unanimity is broken, or a
+            vote reaches `score_threshold` (`"best_score"`). Stopped voters are recorded as
+            `cancelled` (`VoteDecided`) and counted in the outcome's `cancelled`.
+        score_threshold: For `"best_score"` with `early_stop`: the score that is good enough.
 
     Returns:
         The uncompiled graph; compile it with your checkpointer, store and name.
@@ -155,6 +162,7 @@ def create_voting_graph(
             f"of the votes, got {method!r}"
         )
     weight_map = _weights(weights, labels, method, graph)
+    _check_early_stop(early_stop, method, score_threshold, graph)
     normalizer(normalize)  # check it now, not at the end of a run
     state = StateSpec(state_schema, ParallelState, graph=graph)
     clashes = [n for n in nodes if n in state.input_keys or n in state.package_keys]
@@ -176,9 +184,28 @@ def create_voting_graph(
 
     builder = ParallelStateGraph(state.state, input_schema=state.input)
     builder.parallel_tasks = len(labels)
+
+    def watch(scope: RunScope, record: BranchResult) -> None:
+        watcher = scope.attached(
+            "vote",
+            lambda: VoteWatch(
+                labels,
+                method=method,
+                weights=weight_map,
+                normalize=normalize,
+                score=score,
+                score_threshold=score_threshold,
+            ),
+        )
+        reason = watcher.add(record)
+        if reason is not None:
+            waiting = [(label, i) for i, label in enumerate(labels) if label not in watcher.records]
+            scope.stop(waiting, StopReason("VoteDecided", f"stopped: {reason}"))
+
     for name, voter in nodes.items():
         unit = Unit(voter, label=f"voter {name!r}", executor=executor)
-        builder.add_node(name, make_node(unit_node(unit, policy, limits), name=name))
+        node = unit_node(unit, policy, limits, after=watch if early_stop else None)
+        builder.add_node(name, make_node(node, name=name))
     builder.add_node(
         TALLY,
         make_node(join_node(Unit(count_votes, label=TALLY), labels, min_successes), name=TALLY),
@@ -196,6 +223,28 @@ def create_voting_graph(
     builder.add_edge(list(nodes), TALLY)
     builder.add_edge(TALLY, END)
     return builder
+
+
+def _check_early_stop(
+    early_stop: bool, method: Any, score_threshold: float | None, graph: str
+) -> None:
+    if score_threshold is not None and (method != "best_score" or not early_stop):
+        raise ValueError(
+            f"{graph}: score_threshold ends a method='best_score' vote early; "
+            "use it with method='best_score' and early_stop=True"
+        )
+    if not early_stop:
+        return
+    if callable(method):
+        raise ValueError(
+            f"{graph}: early_stop needs a built-in method to know when the outcome is decided; "
+            "a custom method function always waits for every voter"
+        )
+    if method == "best_score" and score_threshold is None:
+        raise ValueError(
+            f"{graph}: early_stop with method='best_score' needs "
+            "score_threshold=<a good enough score>"
+        )
 
 
 def _weights(
