@@ -598,18 +598,9 @@ class _Runner:
 
     def _succeeded(self, record: dict[str, Any], result: Any, started: float) -> BranchResult:
         elapsed = time.perf_counter() - started
-        if self.writer is not None:
-            self.writer(
-                _event(
-                    "finish",
-                    self.branch,
-                    record["index"],
-                    status="ok",
-                    elapsed=elapsed,
-                    attempts=record["attempts"],
-                )
-            )
-        return _finish(record, "ok", value=result, elapsed=elapsed, attempts=record["attempts"])
+        done = _finish(record, "ok", value=result, elapsed=elapsed, attempts=record["attempts"])
+        self._ended("finish", done)
+        return done
 
     def _failed(self, record: dict[str, Any], exc: Exception, started: float) -> float | None:
         """The delay before a retry, or `None` after the last try.
@@ -621,42 +612,41 @@ class _Runner:
             return delay
         elapsed = time.perf_counter() - started
         status: BranchStatus = "timeout" if isinstance(exc, NodeTimeoutError) else "error"
-        if self.writer is not None:
-            self.writer(
-                _event(
-                    "error",
-                    self.branch,
-                    record["index"],
-                    status=status,
-                    error=_error(exc),
-                    elapsed=elapsed,
-                    attempts=record["attempts"],
-                )
-            )
+        done = _finish(record, status, exc=exc, elapsed=elapsed, attempts=record["attempts"])
+        self._ended("error", done)
         if self.policy.fail_fast:
             raise exc
-        _finish(record, status, exc=exc, elapsed=elapsed, attempts=record["attempts"])
         return None
 
     def _stopped(
         self, record: dict[str, Any], reason: StopReason, started: float | None
     ) -> BranchResult:
         elapsed = 0.0 if started is None else time.perf_counter() - started
-        error = {"type": reason.kind, "message": reason.message}
+        done = _finish(
+            record, "cancelled", exc=_Reason(reason), elapsed=elapsed, attempts=record["attempts"]
+        )
+        self._ended("error", done)
+        return done
+
+    def _ended(self, kind: str, record: BranchResult) -> None:
+        """Stream the unit's end at once, with its record.
+
+        So results arrive as each unit finishes, not when LangGraph commits its task (or,
+        for a chunk, when the chunk's slowest item is done).
+        """
         if self.writer is not None:
             self.writer(
                 _event(
-                    "error",
+                    kind,
                     self.branch,
                     record["index"],
-                    status="cancelled",
-                    error=error,
-                    elapsed=elapsed,
+                    status=record["status"],
+                    error=record["error"],
+                    elapsed=record["elapsed"],
+                    attempts=record["attempts"],
+                    record=record,
                 )
             )
-        return _finish(
-            record, "cancelled", exc=_Reason(reason), elapsed=elapsed, attempts=record["attempts"]
-        )
 
 
 _Tokens = tuple[contextvars.Token[Any], contextvars.Token[Any], contextvars.Token[Any] | None]

@@ -128,3 +128,28 @@ def test_without_a_budget_nothing_is_skipped() -> None:
         {f"b{i}": llm_node("A.", model) for i in range(4)}, concatenate(), max_concurrency=1
     )
     assert {r["status"] for r in graph.compile().invoke({"input": "q"})["results"]} == {"ok"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_records_stream_as_each_unit_finishes_and_equal_the_final_ones(kind: str) -> None:
+    async def quick(index: int) -> int:
+        await asyncio.sleep(0.01 * (3 - index))
+        return index * 10
+
+    async def broken(index: int) -> int:
+        raise LookupError("gone")
+
+    graph = build(kind, [quick, broken, quick]).compile()
+
+    async def collect() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        streamed, final = [], {}
+        async for mode, data in graph.astream({"input": None}, stream_mode=["custom", "values"]):
+            if mode == "custom" and data.get("event") in ("finish", "error"):
+                streamed.append(data["record"])
+            elif mode == "values":
+                final = data
+        return streamed, final
+
+    streamed, final = asyncio.run(collect())
+    assert [r["index"] for r in streamed] == [1, 2, 0]  # finish order, as they happened
+    assert sorted(streamed, key=lambda r: r["index"]) == final["results"]
