@@ -8,6 +8,7 @@ Three graph factories, each returning an uncompiled `StateGraph`:
 - `create_voting_graph`: voters do the same task at once; a tally picks the winner.
 """
 
+from langgraph_parallel._limits import ConcurrencyLimit
 from langgraph_parallel.errors import BranchFailuresError, InvalidInputError, InvalidPlanError
 from langgraph_parallel.graphs import (
     Branch,
@@ -16,7 +17,6 @@ from langgraph_parallel.graphs import (
     create_orchestrator_graph,
     create_voting_graph,
 )
-from langgraph_parallel.nodes import ConcurrencyLimit
 from langgraph_parallel.state import BranchResult, BranchStatus, Vote, VoteOutcome
 
 __all__ = [

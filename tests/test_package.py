@@ -39,7 +39,9 @@ def test_all_is_sorted_complete_and_importable(name: str) -> None:
     public = {
         k
         for k, v in vars(module).items()
-        if not k.startswith("_") and not inspect.ismodule(v) and k != "annotations"
+        if not k.startswith("_")
+        and not inspect.ismodule(v)
+        and k not in ("annotations", "TYPE_CHECKING")
     }
     assert public == set(exported)
 
@@ -95,3 +97,28 @@ def test_the_factories_have_examples() -> None:
 @pytest.mark.parametrize(("name", "code"), EXAMPLES, ids=[n for n, _ in EXAMPLES])
 def test_docstring_examples_run(name: str, code: str) -> None:
     exec(compile(textwrap.dedent(code), name, "exec"), {"__name__": "__example__"})
+
+
+@pytest.mark.parametrize("name", ["langgraph_parallel.nodes", "langgraph_parallel.models"])
+def test_lazy_packages_list_and_resolve_every_name(name: str) -> None:
+    module = importlib.import_module(name)
+    assert set(module.__all__) <= set(dir(module))
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        module.nope  # noqa: B018
+
+
+def test_importing_the_package_stays_light() -> None:
+    """The model stack and the node library load on first use, not on import."""
+    import subprocess
+    import sys
+
+    deferred = (
+        "langgraph_parallel.nodes.llm",
+        "langgraph_parallel.models.simulated",
+        "langgraph_parallel.templates",
+        "langgraph_parallel.cli",
+        "langchain_openai",
+    )
+    code = f"import sys, langgraph_parallel; print([m for m in {deferred!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

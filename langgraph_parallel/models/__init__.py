@@ -1,18 +1,38 @@
-"""Chat models: resolve one from an instance or a spec, or fall back to the offline simulator."""
+"""Chat models: resolve one from an instance or a spec, or fall back to the offline simulator.
 
-from langgraph_parallel.models._resolve import (
-    DEFAULT_OPENAI_MODEL,
-    MODEL_ENV,
-    ModelLike,
-    is_simulated,
-    resolve_model,
-)
-from langgraph_parallel.models.simulated import (
-    SIMULATED_NOTICE,
-    Latency,
-    SimulatedChatModel,
-    SimulatedModelError,
-)
+Names are imported on first use: LangChain's model classes are slow to import.
+"""
+
+from typing import TYPE_CHECKING
+
+from langgraph_parallel._lazy import lazy as _lazy
+
+if TYPE_CHECKING:
+    from langgraph_parallel.models._resolve import (
+        DEFAULT_OPENAI_MODEL,
+        MODEL_ENV,
+        ModelLike,
+        is_simulated,
+        resolve_model,
+    )
+    from langgraph_parallel.models.simulated import (
+        SIMULATED_NOTICE,
+        Latency,
+        SimulatedChatModel,
+        SimulatedModelError,
+    )
+
+_WHERE = {
+    **dict.fromkeys(
+        ["DEFAULT_OPENAI_MODEL", "MODEL_ENV", "ModelLike", "is_simulated", "resolve_model"],
+        "langgraph_parallel.models._resolve",
+    ),
+    **dict.fromkeys(
+        ["SIMULATED_NOTICE", "Latency", "SimulatedChatModel", "SimulatedModelError"],
+        "langgraph_parallel.models.simulated",
+    ),
+}
+__getattr__, __dir__ = _lazy(__name__, _WHERE, globals())
 
 __all__ = [
     "DEFAULT_OPENAI_MODEL",

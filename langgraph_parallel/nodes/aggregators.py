@@ -16,7 +16,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from langgraph_parallel._engine import make_node
 from langgraph_parallel.models import ModelLike, resolve_model
-from langgraph_parallel.nodes.llm import render_input, variables
+from langgraph_parallel.nodes._text import render_input, variables
 from langgraph_parallel.nodes.votes import Normalizer, freeze, tally
 from langgraph_parallel.state.records import BranchResult, VoteOutcome
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import BaseModel, Field
@@ -11,8 +11,10 @@ from typing_extensions import TypedDict
 
 from langgraph_parallel._engine import Unit, current_unit, make_node
 from langgraph_parallel._scope import StopReason
-from langgraph_parallel.models import ModelLike
-from langgraph_parallel.nodes.llm import llm_node, render_input
+from langgraph_parallel.nodes._text import render_input
+
+if TYPE_CHECKING:
+    from langgraph_parallel.models import ModelLike
 
 
 class Verdict(TypedDict):
@@ -71,6 +73,8 @@ def llm_guardrail(policy: str, model: ModelLike = None) -> Runnable[Any, Verdict
         policy: The rules, in plain words.
         model: A chat model, a spec, or `None` for the default (see `resolve_model`).
     """
+    from langgraph_parallel.nodes.llm import llm_node
+
     literal = policy.replace("{", "{{").replace("}", "}}")  # a policy is not a template
     system = (
         "You are a content moderator. Decide whether the user's request complies with "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
@@ -12,8 +11,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph_parallel._engine import make_node
 from langgraph_parallel._limits import ConcurrencyLimit
 from langgraph_parallel.models import ModelLike, resolve_model
-
-_PACKAGE_KEYS = frozenset({"results", "usage", "output", "plan"})
+from langgraph_parallel.nodes._text import render_input, variables
 
 
 class _Variables(dict[str, Any]):
@@ -23,20 +21,6 @@ class _Variables(dict[str, Any]):
             f"(it has: {', '.join(sorted(self)) or 'nothing'}); "
             "add the key to the input, or double the braces ({{ }}) to write them literally"
         )
-
-
-def variables(value: Any) -> dict[str, Any]:
-    """The template variables of a node input: a dict's keys, else `{"input": value}`."""
-    if isinstance(value, Mapping):
-        return {k: v for k, v in value.items() if k not in _PACKAGE_KEYS}
-    return {"input": value}
-
-
-def render_input(value: Any) -> str:
-    """A node input as the text of a user message."""
-    if isinstance(value, Mapping):
-        return "\n".join(f"{k}: {v}" for k, v in variables(value).items())
-    return str(value)
 
 
 async def prompt_messages(

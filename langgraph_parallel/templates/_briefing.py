@@ -10,7 +10,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from langgraph_parallel.models import ModelLike, resolve_model
-from langgraph_parallel.nodes.llm import render_input, variables
+from langgraph_parallel.nodes._text import render_input, variables
 
 Render = Callable[[Any], str]
 
