@@ -19,20 +19,27 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.runtime
 
+$(VENV)/.bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@ $(VENV)/.dev $(VENV)/.runtime
+
 demo: $(VENV)/.runtime
 	$(BIN)/langgraph-parallel run morning-briefing
 
 test: lint typecheck pytest
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check langgraph_parallel tests tools
-	$(BIN)/ruff format --check langgraph_parallel tests tools
+	$(BIN)/ruff check langgraph_parallel tests tools benchmarks
+	$(BIN)/ruff format --check langgraph_parallel tests tools benchmarks
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
 pytest: $(VENV)/.dev
 	$(BIN)/pytest
+
+bench: $(VENV)/.bench
+	$(BIN)/python benchmarks/run.py
 
 dev: $(VENV)/.dev
 	$(BIN)/langgraph dev --no-browser --host 127.0.0.1 --port $(PORT)

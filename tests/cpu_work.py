@@ -8,7 +8,11 @@ from typing import Any
 
 
 def spin(seconds: float) -> float:
-    """Burn CPU for about `seconds`; return how long it took."""
+    """Keep a CPU busy for `seconds` of wall time; return how long it took.
+
+    (The overlap test needs a duration, not an amount of work: it checks that two
+    processes were busy at the same time.)
+    """
     started = time.perf_counter()
     total = 0
     while time.perf_counter() - started < seconds:

@@ -1,0 +1,34 @@
+"""Work the benchmarks run (module level, so process workers can import it)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+_ROUND = 10_000
+
+
+def burn(rounds: int) -> int:
+    """A fixed amount of CPU work, the GIL held throughout."""
+    total = 0
+    for _ in range(rounds):
+        total += sum(range(_ROUND))
+    return total
+
+
+def rounds_for(seconds: float) -> int:
+    """How many `burn` rounds take about `seconds` on one core of this machine."""
+    started = time.perf_counter()
+    burn(200)
+    per_round = (time.perf_counter() - started) / 200
+    return max(1, round(seconds / per_round))
+
+
+def spin(rounds: int) -> int:
+    """`burn`; named for what the benchmark tables call it."""
+    return burn(rounds)
+
+
+def spin_state(state: dict[str, Any]) -> int:
+    """`burn` for a fan-out branch, whose input is the state."""
+    return burn(int(state["input"]))
