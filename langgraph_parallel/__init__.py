@@ -16,7 +16,9 @@ from langgraph_parallel.graphs import (
     create_fanout_graph,
     create_orchestrator_graph,
     create_voting_graph,
+    retry_failed,
 )
+from langgraph_parallel.graphs.retry import aretry_failed
 from langgraph_parallel.state import BranchResult, BranchStatus, Vote, VoteOutcome
 
 __all__ = [
@@ -30,7 +32,9 @@ __all__ = [
     "OnError",
     "Vote",
     "VoteOutcome",
+    "aretry_failed",
     "create_fanout_graph",
     "create_orchestrator_graph",
     "create_voting_graph",
+    "retry_failed",
 ]

@@ -10,6 +10,7 @@ import operator
 import time
 from typing import Annotated, Any
 
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, Overwrite, Send
 from typing_extensions import TypedDict
@@ -44,13 +45,11 @@ def test_a_node_may_return_a_list_of_commands_applied_in_order() -> None:
     assert builder.compile().invoke({})["log"] == [0, 1, 2]
 
 
-def test_a_waiting_edge_from_send_targets_fires_the_join_once() -> None:
-    """The fan-out and voting joins are `add_edge([...branches], join)` after `Send`s."""
-    calls = 0
+def _join_graph(waiting: bool) -> tuple[Any, dict[str, int]]:
+    calls = {"join": 0}
 
     def join(state: S) -> dict[str, Any]:
-        nonlocal calls
-        calls += 1
+        calls["join"] += 1
         return {"joined": len(state["log"])}
 
     async def slow(p: Any) -> dict[str, Any]:
@@ -64,10 +63,31 @@ def test_a_waiting_edge_from_send_targets_fires_the_join_once() -> None:
     builder.add_conditional_edges(
         START, lambda s: [Send("fast", {}), Send("slow", {})], ["fast", "slow"]
     )
-    builder.add_edge(["fast", "slow"], "join")
+    if waiting:
+        builder.add_edge(["fast", "slow"], "join")
+    else:
+        builder.add_edge("fast", "join")
+        builder.add_edge("slow", "join")
     builder.add_edge("join", END)
-    result = asyncio.run(builder.compile().ainvoke({}))
-    assert calls == 1 and result["joined"] == 2
+    return builder.compile(checkpointer=InMemorySaver()), calls
+
+
+def test_plain_edges_from_send_targets_fire_the_join_once_per_step() -> None:
+    """The fan-out and voting joins: one plain edge per branch, all branches in one step."""
+    graph, calls = _join_graph(waiting=False)
+    config = {"configurable": {"thread_id": "plain"}}
+    assert asyncio.run(graph.ainvoke({}, config))["joined"] == 2 and calls["join"] == 1
+
+
+def test_a_finished_thread_can_rerun_some_branches_and_the_join_with_a_goto_command() -> None:
+    """`retry_failed`: plain edges fire after a partial re-run; a waiting edge never would."""
+    for waiting, join_calls in ((False, 2), (True, 1)):
+        graph, calls = _join_graph(waiting=waiting)
+        config = {"configurable": {"thread_id": str(waiting)}}
+        asyncio.run(graph.ainvoke({}, config))
+        state = asyncio.run(graph.ainvoke(Command(goto=[Send("fast", {})]), config))
+        assert state["log"].count("fast") == 2
+        assert calls["join"] == join_calls
 
 
 def test_an_overwrite_discards_other_writes_to_the_key_in_the_same_step() -> None:

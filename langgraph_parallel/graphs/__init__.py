@@ -5,6 +5,7 @@ from langgraph_parallel.graphs._common import OnError, ParallelStateGraph
 from langgraph_parallel.graphs.fanout import Branch, create_fanout_graph
 from langgraph_parallel.graphs.guarded import GuardedState, create_guarded_graph
 from langgraph_parallel.graphs.orchestrator import create_orchestrator_graph
+from langgraph_parallel.graphs.retry import aretry_failed, retry_failed
 from langgraph_parallel.graphs.voting import create_voting_graph
 
 __all__ = [
@@ -13,8 +14,10 @@ __all__ = [
     "GuardedState",
     "OnError",
     "ParallelStateGraph",
+    "aretry_failed",
     "create_fanout_graph",
     "create_guarded_graph",
     "create_orchestrator_graph",
     "create_voting_graph",
+    "retry_failed",
 ]

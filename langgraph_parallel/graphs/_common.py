@@ -11,7 +11,7 @@ from langgraph.cache.base import BaseCache
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
-from langgraph.types import All, Checkpointer
+from langgraph.types import All, Checkpointer, Send
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 from typing_extensions import TypedDict, get_type_hints, is_typeddict
 
@@ -249,6 +249,9 @@ class ParallelStateGraph(StateGraph[Any, Any, Any, Any]):
     """
 
     parallel_tasks: int = 1
+    unit_sends: Callable[[dict[str, Any], Collection[int] | None], list[Send]] | None = None
+    """Builds the `Send`s that start the graph's parallel units: all of them (`None`), or
+    those with the given indexes (used by `retry_failed`)."""
 
     def compile(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,14 +212,21 @@ def create_fanout_graph(
         retry_policy=list(default_retry) or None,
     )
 
-    def dispatch(values: dict[str, Any]) -> list[Send]:
+    def dispatch(values: dict[str, Any], only: Collection[int] | None = None) -> list[Send]:
         inputs, scope = state.check_input(values), new_scope_id()
         return [
-            Send(name, unit_payload(inputs, scope, name, index)) for index, name in enumerate(specs)
+            Send(name, unit_payload(inputs, scope, name, index))
+            for index, name in enumerate(specs)
+            if only is None or index in only
         ]
 
+    builder.unit_sends = dispatch
     builder.add_conditional_edges(START, dispatch, list(specs))
-    builder.add_edge(list(specs), AGGREGATOR)
+    # Plain edges, not a waiting edge: every branch is one task of the same step, so the
+    # aggregator still runs once per step, and it also runs after a partial re-run
+    # (retry_failed), which a waiting edge would wait on for ever.
+    for name in specs:
+        builder.add_edge(name, AGGREGATOR)
     builder.add_edge(AGGREGATOR, END)
     return builder
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
@@ -237,17 +237,22 @@ def create_orchestrator_graph(
         retry_policy=node_retry,
     )
 
-    def send_items(values: dict[str, Any]) -> list[Send] | str:
-        items = list(values["plan"])
-        if not items:
-            return SYNTHESIZER
-        size = chunk(len(items), chunk_size)
-        scope = new_scope_id()
-        indexed = list(enumerate(items))
+    def sends(values: dict[str, Any], only: Collection[int] | None = None) -> list[Send]:
+        indexed = [
+            (index, item)
+            for index, item in enumerate(values["plan"])
+            if only is None or index in only
+        ]
+        size, scope = chunk(len(indexed), chunk_size), new_scope_id()
         return [
             Send(WORKER, {"items": indexed[start : start + size], "scope": scope})
             for start in range(0, len(indexed), size)
         ]
+
+    def send_items(values: dict[str, Any]) -> list[Send] | str:
+        return sends(values) or SYNTHESIZER
+
+    builder.unit_sends = sends
 
     builder.add_edge(START, PLANNER)
     builder.add_edge(PLANNER, DISPATCH)

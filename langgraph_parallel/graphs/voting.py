@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from langgraph.graph import END, START
@@ -212,15 +212,18 @@ def create_voting_graph(
     )
     single = VOTER in nodes
 
-    def dispatch(values: dict[str, Any]) -> list[Send]:
+    def dispatch(values: dict[str, Any], only: Collection[int] | None = None) -> list[Send]:
         inputs, scope = state.check_input(values), new_scope_id()
         return [
             Send(VOTER if single else label, unit_payload(inputs, scope, label, index))
             for index, label in enumerate(labels)
+            if only is None or index in only
         ]
 
+    builder.unit_sends = dispatch
     builder.add_conditional_edges(START, dispatch, list(nodes))
-    builder.add_edge(list(nodes), TALLY)
+    for name in nodes:  # plain edges: see create_fanout_graph
+        builder.add_edge(name, TALLY)
     builder.add_edge(TALLY, END)
     return builder
 

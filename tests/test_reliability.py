@@ -1,0 +1,115 @@
+"""Reliability: retry only what failed, deadlines, serialisation at dispatch, secrets."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from helpers import KINDS, build
+from langgraph.checkpoint.memory import InMemorySaver
+
+from langgraph_parallel import aretry_failed, create_fanout_graph, retry_failed
+
+
+class Flaky:
+    """Units whose indexes in `broken` fail until `fix()`; counts every call."""
+
+    def __init__(self, count: int, broken: set[int]) -> None:
+        self.broken = set(broken)
+        self.calls: list[int] = []
+        self.units = [self.unit(i) for i in range(count)]
+
+    def unit(self, index: int) -> Any:
+        async def run(_: int) -> str:
+            self.calls.append(index)
+            if index in self.broken:
+                raise ConnectionError(f"unit {index} lost its upstream")
+            return f"value {index}"
+
+        return run
+
+    def fix(self) -> None:
+        self.broken.clear()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_retry_failed_reruns_only_the_failed_units_and_rejoins(kind: str) -> None:
+    flaky = Flaky(5, broken={1, 3})
+    graph = build(kind, flaky.units).compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": kind}}
+    first = asyncio.run(graph.ainvoke({"input": None}, config))
+    assert [r["status"] for r in first["results"]] == ["ok", "error", "ok", "error", "ok"]
+    flaky.fix()
+    flaky.calls.clear()
+    after = asyncio.run(aretry_failed(graph, config))
+    assert sorted(flaky.calls) == [1, 3]  # the others did not run again
+    assert [r["status"] for r in after["results"]] == ["ok"] * 5
+    assert [r["value"] for r in after["results"]] == [f"value {i}" for i in range(5)]
+    if kind == "voting":
+        assert after["output"]["cast"] == 5
+    else:
+        assert [r["status"] for r in after["output"]] == ["ok"] * 5  # the join saw the merged set
+
+
+def test_retry_failed_with_nothing_failed_changes_nothing() -> None:
+    flaky = Flaky(2, broken=set())
+    graph = build("fanout", flaky.units).compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "clean"}}
+    before = graph.invoke({"input": None}, config)
+    flaky.calls.clear()
+    assert retry_failed(graph, config) == before and flaky.calls == []
+
+
+def test_retry_failed_can_also_rerun_timeouts_only() -> None:
+    attempts = {"slow": 0}
+
+    async def slow(state: Any) -> str:
+        attempts["slow"] += 1
+        await asyncio.sleep(5 if attempts["slow"] == 1 else 0)
+        return "in time"
+
+    def broken(state: Any) -> str:
+        raise ValueError("a bug")
+
+    graph = create_fanout_graph({"slow": slow, "broken": broken}, lambda s: None, timeout=0.1)
+    compiled = graph.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "timeouts"}}
+    compiled.invoke({"input": None}, config)
+    state = retry_failed(compiled, config, statuses=("timeout",))
+    assert [r["status"] for r in state["results"]] == ["ok", "error"]
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("no checkpointer", "compile the graph with a checkpointer"),
+        ("not ours", "graph built by create_fanout_graph"),
+        ("pending", "has work pending"),
+    ],
+)
+def test_retry_failed_misuse_is_explained(setup: str, message: str) -> None:
+    from langgraph.graph import START, StateGraph
+    from langgraph.types import interrupt
+    from typing_extensions import TypedDict
+
+    config = {"configurable": {"thread_id": setup}}
+    if setup == "no checkpointer":
+        graph = build("fanout", Flaky(1, set()).units).compile()
+    elif setup == "not ours":
+
+        class S(TypedDict, total=False):
+            x: int
+
+        plain = StateGraph(S)
+        plain.add_node("n", lambda s: {"x": 1})
+        plain.add_edge(START, "n")
+        graph = plain.compile(checkpointer=InMemorySaver())
+        graph.invoke({"x": 0}, config)
+    else:
+        graph = create_fanout_graph({"ask": lambda s: interrupt("?")}, lambda s: None).compile(
+            checkpointer=InMemorySaver()
+        )
+        graph.invoke({"input": None}, config)
+    with pytest.raises((ValueError, TypeError), match=message):
+        retry_failed(graph, config)
