@@ -37,6 +37,7 @@ from langgraph.errors import GraphBubbleUp, NodeTimeoutError
 from langgraph.types import RetryPolicy, StreamWriter, TimeoutPolicy
 
 from langgraph_parallel._scope import RunScope, StopReason
+from langgraph_parallel.errors import DeadlineExceeded
 from langgraph_parallel.state.records import BranchError, BranchResult, BranchStatus
 
 T = TypeVar("T")
@@ -484,6 +485,9 @@ async def attempt_with_timeout(
         raise
 
 
+_LATE = StopReason("DeadlineExceeded", "not started: the run's deadline had passed")
+
+
 class _Reason(Exception):
     def __init__(self, reason: StopReason) -> None:
         super().__init__(reason.message)
@@ -528,19 +532,21 @@ class _Runner:
             if self.scope is not None and (stop := self.scope.enter(self.branch, index)):
                 return self._stopped(record, stop, started)
             while True:
-                if self.limit is not None:
-                    await self.limit.acquire()
+                if self.limit is not None and not await self._acquire():
+                    return self._stopped(record, _LATE, started, "timeout")
                 try:
-                    if (stop := self._over_budget()) is not None:
-                        return self._stopped(record, stop, started)
+                    if (stop := self._over_budget() or self._late()) is not None:
+                        late: BranchStatus = "timeout" if stop is _LATE else "cancelled"
+                        return self._stopped(record, stop, started, late)
                     if started is None:
                         started = time.perf_counter()
                     self._attempt(record)
                     try:
-                        if self.policy.timeout is None:
+                        seconds, by_deadline = self._allowed()
+                        if seconds is None:
                             result = await self.unit(value, config or _context_config())
                         else:
-                            result = await self._timed(value, config, started)
+                            result = await self._timed(value, config, started, seconds, by_deadline)
                     except GraphBubbleUp:
                         raise
                     except Exception as exc:
@@ -566,17 +572,57 @@ class _Runner:
             if tokens is not None:
                 _exit(tokens)
 
-    async def _timed(self, value: Any, config: RunnableConfig | None, started: float) -> Any:
-        timeout = self.policy.timeout
+    def _left(self) -> float | None:
+        """Seconds until the run's deadline, if it has one."""
+        deadline = self.scope.deadline if self.scope is not None else None
+        return None if deadline is None else deadline - time.time()
+
+    def _late(self) -> StopReason | None:
+        left = self._left()
+        return _LATE if left is not None and left <= 0 else None
+
+    def _allowed(self) -> tuple[float | None, bool]:
+        """How long this attempt may take, and whether the run's deadline is what limits it."""
+        timeout, left = self.policy.timeout, self._left()
+        if left is not None and (timeout is None or left < timeout):
+            return max(left, 0.0), True
+        return timeout, False
+
+    async def _acquire(self) -> bool:
+        """Wait for a place under the cap; `False` if the run's deadline came first."""
+        assert self.limit is not None
+        left = self._left()
+        if left is None:
+            await self.limit.acquire()
+            return True
         try:
-            async with asyncio.timeout(timeout) as deadline:
+            async with asyncio.timeout(max(left, 0.0)):
+                await self.limit.acquire()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _timed(
+        self,
+        value: Any,
+        config: RunnableConfig | None,
+        started: float,
+        seconds: float,
+        by_deadline: bool,
+    ) -> Any:
+        try:
+            async with asyncio.timeout(seconds) as deadline:
                 return await self.unit(value, config or _context_config())
         except TimeoutError:
             if not deadline.expired():
                 raise
             elapsed = time.perf_counter() - started
+            if by_deadline:
+                raise DeadlineExceeded(
+                    f"{self.unit.label} was stopped by the run's deadline after {elapsed:.3f}s"
+                ) from None
             raise NodeTimeoutError(
-                self.unit.label, elapsed, kind="run", run_timeout=timeout
+                self.unit.label, elapsed, kind="run", run_timeout=self.policy.timeout
             ) from None
 
     def _over_budget(self) -> StopReason | None:
@@ -607,11 +653,14 @@ class _Runner:
 
         The last try's failure is recorded, or raised under `fail_fast`.
         """
-        delay = retry_delay(self.policy.retry, exc, record["attempts"])
-        if delay is not None:
+        late = isinstance(exc, DeadlineExceeded)
+        delay = None if late else retry_delay(self.policy.retry, exc, record["attempts"])
+        left = self._left()
+        if delay is not None and (left is None or delay < left):  # no retry past the deadline
             return delay
         elapsed = time.perf_counter() - started
-        status: BranchStatus = "timeout" if isinstance(exc, NodeTimeoutError) else "error"
+        timed_out = late or isinstance(exc, NodeTimeoutError)
+        status: BranchStatus = "timeout" if timed_out else "error"
         done = _finish(record, status, exc=exc, elapsed=elapsed, attempts=record["attempts"])
         self._ended("error", done)
         if self.policy.fail_fast:
@@ -619,11 +668,15 @@ class _Runner:
         return None
 
     def _stopped(
-        self, record: dict[str, Any], reason: StopReason, started: float | None
+        self,
+        record: dict[str, Any],
+        reason: StopReason,
+        started: float | None,
+        status: BranchStatus = "cancelled",
     ) -> BranchResult:
         elapsed = 0.0 if started is None else time.perf_counter() - started
         done = _finish(
-            record, "cancelled", exc=_Reason(reason), elapsed=elapsed, attempts=record["attempts"]
+            record, status, exc=_Reason(reason), elapsed=elapsed, attempts=record["attempts"]
         )
         self._ended("error", done)
         return done

@@ -45,6 +45,8 @@ class RunScope:
     limit: ConcurrencyLimit | None = None
     token_budget: int | None = None
     tokens: int = 0
+    deadline: float | None = None
+    """When (`time.time()`) the run's units must be done, if it has a deadline."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # branch -> index -> ...: integer keys, because a tuple key per running unit is one more
     # object per unit for the garbage collector (see `_engine.run_unit`).

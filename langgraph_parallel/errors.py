@@ -16,6 +16,13 @@ class InvalidInputError(ValueError):
     """The graph's input is missing a key the graph needs, or a key has the wrong type."""
 
 
+class DeadlineExceeded(Exception):
+    """A unit was still running (or had not started) when its run's deadline passed.
+
+    It is recorded, with status `"timeout"`, never raised out of a run.
+    """
+
+
 class InvalidPlanError(ValueError):
     """The planner of an orchestrator graph returned something the workers cannot take."""
 

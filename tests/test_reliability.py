@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -113,3 +114,75 @@ def test_retry_failed_misuse_is_explained(setup: str, message: str) -> None:
         graph.invoke({"input": None}, config)
     with pytest.raises((ValueError, TypeError), match=message):
         retry_failed(graph, config)
+
+
+def sleeper(seconds: float) -> Any:
+    async def unit(index: int) -> str:
+        await asyncio.sleep(seconds)
+        return f"done in {seconds}"
+
+    return unit
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_deadline_keeps_what_finished_and_records_the_rest_as_timeouts(kind: str) -> None:
+    units = [sleeper(0.02), sleeper(0.02), sleeper(3.0), sleeper(3.0)]
+    graph = build(kind, units, deadline=0.3).compile()
+    started = time.perf_counter()
+    state = asyncio.run(graph.ainvoke({"input": None}))
+    assert time.perf_counter() - started < 1.5
+    records = state["results"]
+    assert [r["status"] for r in records] == ["ok", "ok", "timeout", "timeout"]
+    late = records[2]
+    assert late["error"]["type"] == "DeadlineExceeded"
+    assert "stopped by the run's deadline" in late["error"]["message"]
+    assert 0.1 < late["elapsed"] < 1.0  # stopped at the deadline, 0.3 s after dispatch
+    if kind == "voting":
+        assert (state["output"]["cast"], state["output"]["failed"]) == (2, 2)
+    else:
+        assert [r["status"] for r in state["output"]] == ["ok", "ok", "timeout", "timeout"]
+
+
+def test_units_queued_past_the_deadline_never_start() -> None:
+    graph = build("orchestrator", [sleeper(0.2)] * 5, deadline=0.3, max_concurrency=1).compile()
+    records = asyncio.run(graph.ainvoke({"input": None}))["results"]
+    assert [r["status"] for r in records] == ["ok", "timeout", "timeout", "timeout", "timeout"]
+    not_started = records[-1]
+    assert not_started["attempts"] == 0
+    assert not_started["error"]["message"] == "not started: the run's deadline had passed"
+
+
+def test_a_unit_timeout_shorter_than_the_deadline_still_applies() -> None:
+    graph = build("fanout", [sleeper(1.0)], deadline=2.0, timeout=0.1).compile()
+    record = asyncio.run(graph.ainvoke({"input": None}))["results"][0]
+    assert (record["status"], record["error"]["type"]) == ("timeout", "NodeTimeoutError")
+
+
+def test_no_retry_starts_past_the_deadline() -> None:
+    from langgraph.types import RetryPolicy
+
+    calls = []
+
+    async def failing(index: int) -> str:
+        calls.append(index)
+        raise ConnectionError("still down")
+
+    retry = RetryPolicy(initial_interval=0.5, backoff_factor=1, jitter=False, max_attempts=10)
+    graph = build("fanout", [failing], deadline=1.2, retry=retry).compile()
+    started = time.perf_counter()
+    record = asyncio.run(graph.ainvoke({"input": None}))["results"][0]
+    assert time.perf_counter() - started < 1.5
+    assert record["status"] == "error" and record["error"]["type"] == "ConnectionError"
+    assert len(calls) == 3  # at 0, 0.5 and 1.0 s; the next would start after the deadline
+
+
+def test_sync_units_are_stopped_by_the_deadline_too() -> None:
+    def blocks(index: int) -> str:
+        time.sleep(2)
+        return "late"
+
+    graph = build("fanout", [blocks, lambda i: "quick"], deadline=0.2).compile()
+    started = time.perf_counter()
+    records = graph.invoke({"input": None})["results"]
+    assert time.perf_counter() - started < 1.5
+    assert [r["status"] for r in records] == ["timeout", "ok"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Annotated, Any, Literal, NotRequired, Required, get_args, get_origin
 
@@ -279,9 +280,24 @@ class ParallelStateGraph(StateGraph[Any, Any, Any, Any]):
         return compiled.with_config(max_concurrency=max(32, self.parallel_tasks + 4))
 
 
-def unit_payload(inputs: dict[str, Any], scope: str, branch: str, index: int) -> dict[str, Any]:
+def unit_payload(
+    inputs: dict[str, Any], scope: str, branch: str, index: int, deadline: float | None
+) -> dict[str, Any]:
     """The `Send` payload of one branch or voter."""
-    return {"state": inputs, "scope": scope, "branch": branch, "index": index}
+    return {"state": inputs, "scope": scope, "branch": branch, "index": index, "deadline": deadline}
+
+
+def deadline_at(seconds: float | None) -> float | None:
+    """The wall-clock time (`time.time()`) a deadline of `seconds` from now falls on."""
+    return None if seconds is None else time.time() + seconds
+
+
+def run_scope_for(payload: dict[str, Any], limits: RunLimits) -> RunScope:
+    """The scope of the run a `Send` payload belongs to, with the run's deadline set."""
+    scope = limits.scope(payload["scope"])
+    if payload.get("deadline") is not None:
+        scope.deadline = payload["deadline"]
+    return scope
 
 
 def unit_node(
@@ -305,7 +321,7 @@ def unit_node(
 
     async def run_branch(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         branch, index = payload["branch"], payload["index"]
-        scope = limits.scope(payload["scope"])
+        scope = run_scope_for(payload, limits)
         record = await run_unit(
             unit,
             payload["state"],

@@ -27,6 +27,7 @@ from langgraph_parallel.graphs._common import (
     ParallelStateGraph,
     StateSpec,
     check_name,
+    deadline_at,
     failure_mode,
     join_node,
     run_limits,
@@ -81,6 +82,7 @@ def create_fanout_graph(
     max_concurrency: MaxConcurrency = None,
     token_budget: int | None = None,
     executor: ExecutorLike = "thread",
+    deadline: TimeoutLike | None = None,
 ) -> ParallelStateGraph:
     """Build a sectioning graph: every branch starts from START, one aggregator joins them.
 
@@ -113,6 +115,11 @@ def create_fanout_graph(
 
         executor: Where sync branches run: `"thread"` (default), `"process"` for CPU-bound
             work, or any `concurrent.futures.Executor`; see `ExecutorLike`.
+
+        deadline: Seconds the branches may take in all, counted from when they start. At the
+            deadline, unfinished branches are stopped and recorded as `"timeout"`
+            (`DeadlineExceeded`), those that finished are kept, and the join runs once on
+            them. (Sync branches stop counting; their threads finish in the background.)
 
     Returns:
         The uncompiled graph; compile it with your checkpointer, store and name.
@@ -187,6 +194,7 @@ def create_fanout_graph(
             f"{graph}: branch name(s) {', '.join(map(repr, clashes))} are also state keys; "
             "LangGraph needs node and state names to differ, so rename the branch"
         )
+    seconds = timeout_seconds(deadline, what=f"{graph}: deadline")
     default_timeout = timeout_seconds(timeout, what=graph)
     default_retry = retry_policies(retry, what=graph)
     aggregator_unit = Unit(aggregator, label=AGGREGATOR)
@@ -213,9 +221,9 @@ def create_fanout_graph(
     )
 
     def dispatch(values: dict[str, Any], only: Collection[int] | None = None) -> list[Send]:
-        inputs, scope = state.check_input(values), new_scope_id()
+        inputs, scope, due = state.check_input(values), new_scope_id(), deadline_at(seconds)
         return [
-            Send(name, unit_payload(inputs, scope, name, index))
+            Send(name, unit_payload(inputs, scope, name, index, due))
             for index, name in enumerate(specs)
             if only is None or index in only
         ]

@@ -32,9 +32,11 @@ from langgraph_parallel.graphs._common import (
     ParallelStateGraph,
     StateSpec,
     check_positive,
+    deadline_at,
     failure_mode,
     join_node,
     run_limits,
+    run_scope_for,
 )
 from langgraph_parallel.state.schemas import OrchestratorState
 
@@ -87,7 +89,7 @@ def _worker_node(worker: Unit, policy: Policy, writes: str | None, limits: RunLi
             ((worker, WORKER, index, item) for index, item in payload["items"]),
             config=config,
             policy=policy,
-            scope=limits.scope(payload["scope"]),
+            scope=run_scope_for(payload, limits),
             writer=stream_writer(),
         )
         updates: list[Command[Any]] = (
@@ -116,6 +118,7 @@ def create_orchestrator_graph(
     max_concurrency: MaxConcurrency = None,
     token_budget: int | None = None,
     executor: ExecutorLike = "thread",
+    deadline: TimeoutLike | None = None,
 ) -> ParallelStateGraph:
     """Build an orchestrator-worker graph: plan, run every work item at once, synthesize.
 
@@ -155,6 +158,11 @@ def create_orchestrator_graph(
 
         executor: Where sync workers run: `"thread"` (default), `"process"` for CPU-bound
             work, or any `concurrent.futures.Executor`; see `ExecutorLike`.
+
+        deadline: Seconds the work items may take in all, counted from when they start. At the
+            deadline, unfinished work items are stopped and recorded as `"timeout"`
+            (`DeadlineExceeded`), those that finished are kept, and the join runs once on
+            them. (Sync work items stop counting; their threads finish in the background.)
 
     Returns:
         The uncompiled graph; compile it with your checkpointer, store and name.
@@ -205,6 +213,7 @@ def create_orchestrator_graph(
             f"{graph}: writes={writes!r} is written by every worker at once, so it needs a "
             f"reducer; annotate it, e.g. `{writes}: Annotated[list, operator.add]`"
         )
+    seconds = timeout_seconds(deadline, what=f"{graph}: deadline")
     policy = Policy(
         timeout=timeout_seconds(timeout, what=graph),
         retry=retry_policies(retry, what=graph),
@@ -243,9 +252,9 @@ def create_orchestrator_graph(
             for index, item in enumerate(values["plan"])
             if only is None or index in only
         ]
-        size, scope = chunk(len(indexed), chunk_size), new_scope_id()
+        size, scope, due = chunk(len(indexed), chunk_size), new_scope_id(), deadline_at(seconds)
         return [
-            Send(WORKER, {"items": indexed[start : start + size], "scope": scope})
+            Send(WORKER, {"items": indexed[start : start + size], "scope": scope, "deadline": due})
             for start in range(0, len(indexed), size)
         ]
 

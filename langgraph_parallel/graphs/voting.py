@@ -26,6 +26,7 @@ from langgraph_parallel.graphs._common import (
     StateSpec,
     check_name,
     check_positive,
+    deadline_at,
     failure_mode,
     join_node,
     run_limits,
@@ -85,6 +86,7 @@ def create_voting_graph(
     executor: ExecutorLike = "thread",
     early_stop: bool = False,
     score_threshold: float | None = None,
+    deadline: TimeoutLike | None = None,
 ) -> ParallelStateGraph:
     """Build a voting graph: every voter does the same task at once, a tally picks the winner.
 
@@ -125,6 +127,11 @@ def create_voting_graph(
             vote reaches `score_threshold` (`"best_score"`). Stopped voters are recorded as
             `cancelled` (`VoteDecided`) and counted in the outcome's `cancelled`.
         score_threshold: For `"best_score"` with `early_stop`: the score that is good enough.
+
+        deadline: Seconds the voters may take in all, counted from when they start. At the
+            deadline, unfinished voters are stopped and recorded as `"timeout"`
+            (`DeadlineExceeded`), those that finished are kept, and the join runs once on
+            them. (Sync voters stop counting; their threads finish in the background.)
 
     Returns:
         The uncompiled graph; compile it with your checkpointer, store and name.
@@ -171,6 +178,7 @@ def create_voting_graph(
             f"{graph}: voter name(s) {', '.join(map(repr, clashes))} are also state keys; "
             "rename them"
         )
+    seconds = timeout_seconds(deadline, what=f"{graph}: deadline")
     policy = Policy(
         timeout=timeout_seconds(timeout, what=graph),
         retry=retry_policies(retry, what=graph),
@@ -213,9 +221,9 @@ def create_voting_graph(
     single = VOTER in nodes
 
     def dispatch(values: dict[str, Any], only: Collection[int] | None = None) -> list[Send]:
-        inputs, scope = state.check_input(values), new_scope_id()
+        inputs, scope, due = state.check_input(values), new_scope_id(), deadline_at(seconds)
         return [
-            Send(VOTER if single else label, unit_payload(inputs, scope, label, index))
+            Send(VOTER if single else label, unit_payload(inputs, scope, label, index, due))
             for index, label in enumerate(labels)
             if only is None or index in only
         ]
