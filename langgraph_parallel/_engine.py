@@ -36,6 +36,7 @@ from langgraph.config import get_stream_writer
 from langgraph.errors import GraphBubbleUp, NodeTimeoutError
 from langgraph.types import RetryPolicy, StreamWriter, TimeoutPolicy
 
+from langgraph_parallel._redact import redact
 from langgraph_parallel._scope import RunScope, StopReason
 from langgraph_parallel.errors import DeadlineExceeded
 from langgraph_parallel.state.records import BranchError, BranchResult, BranchStatus
@@ -409,7 +410,7 @@ def unit_config(config: RunnableConfig, branch: str, index: int) -> RunnableConf
 
 def _error(exc: BaseException) -> BranchError:
     kind = exc.kind if isinstance(exc, _Reason) else type(exc).__name__
-    return {"type": kind, "message": str(exc)}
+    return {"type": kind, "message": redact(str(exc))}  # provider errors can echo credentials
 
 
 def _new_record(branch: str, index: int) -> dict[str, Any]:

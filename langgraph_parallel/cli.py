@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from langgraph_parallel._redact import redact
 from langgraph_parallel.errors import InvalidInputError
 from langgraph_parallel.templates import TEMPLATES, Template
 
@@ -336,5 +337,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("langgraph-parallel: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the run itself failed: say what, without a traceback
-        print(f"langgraph-parallel: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        message = redact(f"{type(exc).__name__}: {exc}")
+        print(f"langgraph-parallel: run failed: {message}", file=sys.stderr)
         return 1

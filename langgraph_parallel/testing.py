@@ -183,6 +183,15 @@ def _completion(body: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     }
 
 
+def _error_body(request: Request) -> dict[str, str]:
+    status = int(request.answer)
+    if status == 401:  # like OpenAI's own, which echoes (part of) the key it was given
+        key = request.headers.get("authorization", "").removeprefix("Bearer ")
+        return {"message": f"Incorrect API key provided: {key}", "type": "invalid_request_error"}
+    kind = "rate_limit_exceeded" if status == 429 else "server_error"
+    return {"message": f"fake {status}", "type": kind}
+
+
 def _stream_chunks(completion: dict[str, Any]) -> Iterator[dict[str, Any]]:
     base = {k: completion[k] for k in ("id", "created", "model")} | {
         "object": "chat.completion.chunk"
@@ -227,11 +236,7 @@ def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                     return
                 time.sleep(server.latency)
                 if isinstance(request.answer, int):
-                    kind = "rate_limit_exceeded" if request.answer == 429 else "server_error"
-                    self._json(
-                        request.answer,
-                        {"error": {"message": f"fake {request.answer}", "type": kind}},
-                    )
+                    self._json(request.answer, {"error": _error_body(request)})
                     return
                 completion = _completion(body, random.Random(request.text))
                 if body.get("stream"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -174,10 +175,29 @@ def test_the_model_spec_and_env_point_at_the_local_server(server: FakeOpenAIServ
 
 
 def test_the_api_key_is_sent_to_the_server_but_never_kept_in_results(
-    server: FakeOpenAIServer,
+    server: FakeOpenAIServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    server.when("topic_1", 401)
-    result = asyncio.run(fanout(server, 2).ainvoke({"input": "x"}))
+    server.when("topic_1", 401)  # its error message echoes the key back, as providers do
+    with caplog.at_level(logging.DEBUG):
+        result = asyncio.run(fanout(server, 2).ainvoke({"input": "x"}))
     assert server.requests[0].headers["authorization"] == f"Bearer {FAKE_KEY}"
+    error = result["results"][1]["error"]
+    assert error["type"] == "OpenAIAuthenticationError"
+    assert error["message"].startswith("Error code: 401") and "sk-***" in error["message"]
     assert FAKE_KEY not in json.dumps(result, default=str)
-    assert result["results"][1]["status"] == "error"
+    assert FAKE_KEY not in caplog.text
+
+
+def test_the_cli_keeps_keys_out_of_its_output(
+    server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from langgraph_parallel import cli
+
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    server.when("security only", 401, 401)  # one per run below
+    for argv in (["run", "code-review"], ["run", "code-review", "--json"]):
+        assert cli.main(argv) == 0
+        out, err = capsys.readouterr()
+        assert "OpenAIAuthenticationError" in out
+        assert FAKE_KEY not in out + err

@@ -186,3 +186,29 @@ def test_sync_units_are_stopped_by_the_deadline_too() -> None:
     records = graph.invoke({"input": None})["results"]
     assert time.perf_counter() - started < 1.5
     assert [r["status"] for r in records] == ["timeout", "ok"]
+
+
+def test_redaction_masks_env_secrets_and_key_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from langgraph_parallel._redact import redact
+
+    monkeypatch.setenv("ACME_API_KEY", "acme-0123456789abcdef")
+    monkeypatch.setenv("SHORT_TOKEN", "abc")  # too short to be a secret worth masking
+    text = (
+        "key acme-0123456789abcdef; sk-proj-ABCDEFGH12345678; Authorization: Bearer "
+        "eyJhbGciOiJIUzI1NiJ9.payload; api_key=supersecretvalue; 'token': 'tok_1234567890'; abc"
+    )
+    assert redact(text) == (
+        "key ***; sk-***; Authorization: Bearer ***; api_key=***; 'token': '***'; abc"
+    )
+
+
+def test_a_branch_error_never_keeps_a_secret_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SEARCH_API_KEY", "search-key-that-must-not-leak")
+
+    def leaky(state: Any) -> str:
+        raise PermissionError("denied for key search-key-that-must-not-leak")
+
+    graph = create_fanout_graph({"leaky": leaky}, lambda s: s["results"][0]["error"]).compile()
+    assert graph.invoke({"input": None})["output"]["message"] == "denied for key ***"

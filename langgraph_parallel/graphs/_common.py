@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Annotated, Any, Literal, NotRequired, Required, get_args, get_origin
 
 from langchain_core.runnables import RunnableConfig
+from langgraph._internal._constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.cache.base import BaseCache
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -278,6 +279,35 @@ class ParallelStateGraph(StateGraph[Any, Any, Any, Any]):
             transformers=transformers,
         )
         return compiled.with_config(max_concurrency=max(32, self.parallel_tasks + 4))
+
+
+def check_saveable(
+    values: Sequence[tuple[str, Any]], config: RunnableConfig | None, error: type[ValueError]
+) -> None:
+    """Raise `error`, naming the value, if the graph's checkpointer could not save one of them.
+
+    Without a checkpointer anything goes. LangGraph itself would only fail when saving, deep
+    in a run, with a bare `TypeError` that names neither the value nor the fix. The batch is
+    serialised once; values are tried one by one only when that fails.
+    """
+    checkpointer = (config or {}).get("configurable", {}).get(CONFIG_KEY_CHECKPOINTER)
+    serde = getattr(checkpointer, "serde", None)
+    if serde is None:
+        return
+    try:
+        serde.dumps_typed([value for _, value in values])
+        return
+    except Exception:
+        pass
+    for label, value in values:
+        try:
+            serde.dumps_typed(value)
+        except Exception as exc:
+            raise error(
+                f"{label} ({type(value).__name__}) cannot be saved by the checkpointer "
+                f"({type(exc).__name__}: {exc}); use plain data (dicts, lists, strings, "
+                "numbers) or Pydantic models, or compile without a checkpointer"
+            ) from None
 
 
 def unit_payload(

@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.graph import END, START
 from langgraph.types import Send
 
@@ -21,12 +21,14 @@ from langgraph_parallel._engine import (
     timeout_seconds,
 )
 from langgraph_parallel._scope import new_scope_id
+from langgraph_parallel.errors import InvalidInputError
 from langgraph_parallel.graphs._common import (
     MaxConcurrency,
     OnError,
     ParallelStateGraph,
     StateSpec,
     check_name,
+    check_saveable,
     deadline_at,
     failure_mode,
     join_node,
@@ -228,8 +230,15 @@ def create_fanout_graph(
             if only is None or index in only
         ]
 
+    def start(values: dict[str, Any], config: RunnableConfig) -> list[Send]:
+        sends = dispatch(values)
+        check_saveable(
+            [(f"input key {k!r}", v) for k, v in values.items()], config, InvalidInputError
+        )
+        return sends
+
     builder.unit_sends = dispatch
-    builder.add_conditional_edges(START, dispatch, list(specs))
+    builder.add_conditional_edges(START, start, list(specs))
     # Plain edges, not a waiting edge: every branch is one task of the same step, so the
     # aggregator still runs once per step, and it also runs after a partial re-run
     # (retry_failed), which a waiting edge would wait on for ever.

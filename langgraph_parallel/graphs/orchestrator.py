@@ -32,6 +32,7 @@ from langgraph_parallel.graphs._common import (
     ParallelStateGraph,
     StateSpec,
     check_positive,
+    check_saveable,
     deadline_at,
     failure_mode,
     join_node,
@@ -52,7 +53,11 @@ MAX_TASKS = 64
 def _planner_node(planner: Unit, state: StateSpec) -> NodeFunc:
     async def plan(values: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         state.check_input(values)
-        return {"plan": await planner(values, config)}
+        items = await planner(values, config)
+        if isinstance(items, list | tuple):
+            labelled = [(f"work item {i}", item) for i, item in enumerate(items)]
+            check_saveable(labelled, config, InvalidPlanError)
+        return {"plan": items}
 
     return plan
 

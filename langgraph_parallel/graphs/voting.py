@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START
 from langgraph.types import Send
 
@@ -19,6 +20,7 @@ from langgraph_parallel._engine import (
     timeout_seconds,
 )
 from langgraph_parallel._scope import RunScope, StopReason, new_scope_id
+from langgraph_parallel.errors import InvalidInputError
 from langgraph_parallel.graphs._common import (
     MaxConcurrency,
     OnError,
@@ -26,6 +28,7 @@ from langgraph_parallel.graphs._common import (
     StateSpec,
     check_name,
     check_positive,
+    check_saveable,
     deadline_at,
     failure_mode,
     join_node,
@@ -228,8 +231,15 @@ def create_voting_graph(
             if only is None or index in only
         ]
 
+    def start(values: dict[str, Any], config: RunnableConfig) -> list[Send]:
+        sends = dispatch(values)
+        check_saveable(
+            [(f"input key {k!r}", v) for k, v in values.items()], config, InvalidInputError
+        )
+        return sends
+
     builder.unit_sends = dispatch
-    builder.add_conditional_edges(START, dispatch, list(nodes))
+    builder.add_conditional_edges(START, start, list(nodes))
     for name in nodes:  # plain edges: see create_fanout_graph
         builder.add_edge(name, TALLY)
     builder.add_edge(TALLY, END)

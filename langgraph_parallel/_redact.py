@@ -1,0 +1,40 @@
+"""Keep credentials out of records, errors and output."""
+
+from __future__ import annotations
+
+import os
+import re
+
+_SECRET_ENV = re.compile(r"(API_KEY|APIKEY|TOKEN|SECRET|PASSWORD)$", re.I)
+_PATTERNS = (
+    (re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"), "sk-***"),
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/\-]{8,}=*"), r"\1 ***"),
+    (
+        re.compile(
+            r"(?i)\b(api[_-]?key|token|secret|password)([\"']?\s*[:=]\s*[\"']?)[^\s\"',;}]{8,}"
+        ),
+        r"\1\2***",
+    ),
+)
+
+
+def redact(text: str) -> str:
+    """`text` with secrets masked.
+
+    Masked are the values of `*_API_KEY`, `*_TOKEN`, `*_SECRET` and `*_PASSWORD` environment
+    variables, and strings shaped like keys or bearer tokens.
+
+    Example:
+        ```python
+        from langgraph_parallel._redact import redact
+
+        message = "401: Incorrect API key provided: sk-proj-abcdefgh12345678"
+        assert redact(message) == "401: Incorrect API key provided: sk-***"
+        ```
+    """
+    for name, value in os.environ.items():
+        if len(value) >= 8 and _SECRET_ENV.search(name) and value in text:
+            text = text.replace(value, "***")
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
