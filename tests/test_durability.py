@@ -1,4 +1,4 @@
-"""Every graph on every checkpointer: a failed run resumes, re-running only what had not finished."""
+"""Every graph on every checkpointer: a failed run resumes, re-running only unfinished work."""
 
 from __future__ import annotations
 

@@ -1,0 +1,72 @@
+"""A 50-item orchestrator run on a durable checkpointer, for the crash test to kill and resume.
+
+    python crash_job.py (run|resume) (sqlite|postgres) CONNECTION THREAD MARKS_FILE
+
+Every side effect is one line appended to MARKS_FILE: `start i` and `done i` around each
+work item, `synth` when the synthesizer runs. `resume` prints the final output as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from langgraph_parallel import create_orchestrator_graph
+
+ITEMS = 50
+
+
+def mark(path: str, line: str) -> None:
+    with open(path, "a") as marks:
+        marks.write(line + "\n")
+        marks.flush()
+        os.fsync(marks.fileno())
+
+
+def build(marks: str) -> Any:
+    async def work(item: int) -> int:
+        mark(marks, f"start {item}")
+        await asyncio.sleep(0.05 + 0.25 * ((item * 7) % 10) / 10)
+        mark(marks, f"done {item}")
+        return item * item
+
+    def synthesize(state: dict[str, Any]) -> list[int]:
+        mark(marks, "synth")
+        return [r["value"] for r in state["results"]]
+
+    return create_orchestrator_graph(
+        lambda s: list(range(ITEMS)), work, synthesize, max_concurrency=10
+    )
+
+
+@asynccontextmanager
+async def saver(backend: str, connection: str) -> AsyncIterator[Any]:
+    if backend == "sqlite":
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        async with AsyncSqliteSaver.from_conn_string(connection) as checkpointer:
+            yield checkpointer
+    else:
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+        async with AsyncPostgresSaver.from_conn_string(connection) as checkpointer:
+            await checkpointer.setup()
+            yield checkpointer
+
+
+async def main(mode: str, backend: str, connection: str, thread: str, marks: str) -> None:
+    async with saver(backend, connection) as checkpointer:
+        graph = build(marks).compile(checkpointer=checkpointer)
+        config = {"configurable": {"thread_id": thread}}
+        state = await graph.ainvoke({"input": None} if mode == "run" else None, config)
+        if mode == "resume":
+            print(json.dumps(state["output"]))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(*sys.argv[1:6]))
