@@ -42,7 +42,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python benchmarks/run.py
 
 dev: $(VENV)/.dev
-	$(BIN)/langgraph dev --no-browser --host 127.0.0.1 --port $(PORT)
+	$(BIN)/langgraph dev --no-browser --host 127.0.0.1 --port $(PORT) --n-jobs-per-worker 20
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -45,43 +46,63 @@ def dev_server(timeout: float = 90.0) -> Iterator[str]:
             "127.0.0.1",
             "--port",
             str(port),
+            # without it this langgraph dev runs one job at a time, whatever its help says
+            "--n-jobs-per-worker",
+            "50",
         ]
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if process.poll() is not None:
-                    last_error = (
-                        process.stdout.read().decode(errors="replace")[-2000:]
-                        if process.stdout
-                        else ""
-                    )
-                    break
-                try:
-                    with urllib.request.urlopen(f"{url}/ok", timeout=2) as response:
-                        if response.status == 200:
-                            yield url
-                            return
-                except OSError:
-                    time.sleep(0.5)
-            else:
-                last_error = f"langgraph dev did not answer on {url} within {timeout:.0f}s"
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
-            if process.stdout:
-                process.stdout.close()
+        # A log file, not a pipe: nobody reads a pipe while tests run, and once its buffer
+        # is full the server blocks on its next log line.
+        with tempfile.TemporaryFile() as log:
+            process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            url = f"http://127.0.0.1:{port}"
+            try:
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline:
+                    if process.poll() is not None:
+                        log.seek(0)
+                        last_error = log.read().decode(errors="replace")[-2000:]
+                        break
+                    try:
+                        with urllib.request.urlopen(f"{url}/ok", timeout=2) as response:
+                            if response.status == 200:
+                                yield url
+                                return
+                    except OSError:
+                        time.sleep(0.5)
+                else:
+                    last_error = f"langgraph dev did not answer on {url} within {timeout:.0f}s"
+            finally:
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGTERM)
+                    try:
+                        process.wait(timeout=15)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(process.pid, signal.SIGKILL)
+                        process.wait()
     raise RuntimeError(f"could not start langgraph dev: {last_error}")
+
+
+def listening_on(port: int) -> set[str]:
+    """The local addresses with a socket listening on `port` (Linux: /proc/net/tcp, tcp6)."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            local, state = row.split()[1], row.split()[3]
+            address, _, hex_port = local.partition(":")
+            if state == "0A" and int(hex_port, 16) == port and len(address) == width:  # LISTEN
+                if width == 8:
+                    found.add(".".join(str(b) for b in reversed(bytes.fromhex(address))))
+                else:
+                    found.add(address)
+    return found

@@ -82,6 +82,51 @@ def test_every_template_runs_to_completion_through_the_server(
     assert run["status"] == "success"
 
 
-def test_the_server_binds_loopback_only(client: Any) -> None:
-    host = client.http.client.base_url.host
-    assert host == "127.0.0.1"
+def test_the_servers_listen_on_loopback_only(client: Any, postgres_uri: str) -> None:
+    from devserver import listening_on
+
+    from langgraph_parallel.testing import FakeOpenAIServer
+
+    assert listening_on(client.http.client.base_url.port) == {"127.0.0.1"}
+    with FakeOpenAIServer() as fake:
+        assert listening_on(fake.port) == {"127.0.0.1"}
+    assert listening_on(int(postgres_uri.rsplit(":", 1)[1].split("/")[0])) == {"127.0.0.1"}
+
+
+def test_fifty_concurrent_runs_all_complete_with_their_own_results(
+    client: Any, assistants: dict[str, Any]
+) -> None:
+    import asyncio
+
+    from langgraph_sdk import get_client
+
+    assistant = assistants["morning-briefing"]["assistant_id"]
+    cities = [f"City{i:02d}" for i in range(50)]
+
+    async def fifty() -> list[Any]:
+        sdk = get_client(url=str(client.http.client.base_url))
+        try:
+            return await asyncio.gather(
+                *(sdk.runs.wait(None, assistant, input={"city": city}) for city in cities)
+            )
+        finally:
+            await sdk.http.client.aclose()
+
+    results = asyncio.run(fifty())
+    for city, state in zip(cities, results, strict=True):
+        assert state["output"].startswith(f"Morning briefing for {city}\n")
+        assert [r["status"] for r in state["results"]] == ["ok", "ok", "ok"]
+
+
+def test_invalid_input_gets_an_error_and_the_server_keeps_serving(
+    client: Any, assistants: dict[str, Any]
+) -> None:
+    assistant = assistants["morning-briefing"]["assistant_id"]
+    thread = client.threads.create()
+    with pytest.raises(Exception, match="input key 'city' should be str") as caught:
+        client.runs.wait(thread["thread_id"], assistant, input={"city": 42})
+    assert "Traceback" not in str(caught.value)
+    run = client.runs.list(thread["thread_id"])[0]
+    assert run["status"] == "error"
+    state = client.runs.wait(None, assistant, input={"city": "Oslo"})
+    assert state["output"].startswith("Morning briefing for Oslo")
