@@ -42,6 +42,7 @@ class RunScope:
         token_budget: Tokens the run may use before it stops starting units.
     """
 
+    id: str = ""
     limit: ConcurrencyLimit | None = None
     token_budget: int | None = None
     tokens: int = 0
@@ -130,6 +131,12 @@ class RunLimits:
         return run_scope(scope_id, self)
 
 
+def find_scope(scope_id: str) -> RunScope | None:
+    """The scope of run `scope_id` if this process still has it."""
+    with _registry_lock:
+        return _live.get(scope_id) or _recent.get(scope_id)
+
+
 def run_scope(scope_id: str, limits: RunLimits) -> RunScope:
     """The scope of run `scope_id`, created on first use with `limits`."""
     max_concurrency = limits.max_concurrency
@@ -141,7 +148,9 @@ def run_scope(scope_id: str, limits: RunLimits) -> RunScope:
                 if isinstance(max_concurrency, int)
                 else max_concurrency
             )
-            scope = _live[scope_id] = RunScope(limit=limit, token_budget=limits.token_budget)
+            scope = _live[scope_id] = RunScope(
+                id=scope_id, limit=limit, token_budget=limits.token_budget
+            )
         _recent[scope_id] = scope
         _recent.move_to_end(scope_id)
         while len(_recent) > _RECENT:

@@ -221,6 +221,19 @@ class TestGuardrails:
         }
         assert self.SECRET not in json.dumps(final, default=str)
 
+    def test_a_models_tokens_are_not_streamed_before_the_check(self) -> None:
+        async def slow_block(state: Any) -> dict[str, Any]:
+            await asyncio.sleep(0.1)  # the model has finished by now
+            return {"allowed": False, "reason": "no"}
+
+        graph = create_guarded_graph(llm_node("Answer.", FAST), slow_block).compile()
+        parts = list(graph.stream({"input": "hi"}, stream_mode="messages"))
+        unguarded = create_fanout_graph(
+            {"generate": llm_node("Answer.", FAST)}, concatenate()
+        ).compile()
+        assert list(unguarded.stream({"input": "hi"}, stream_mode="messages"))  # it would
+        assert parts == []
+
     def test_blocking_stops_the_generation_early(self) -> None:
         graph = self.graph(delay=2.0)
         started = time.perf_counter()
@@ -365,3 +378,18 @@ class TestParallelToolNode:
     def test_the_last_message_must_be_an_ai_message(self) -> None:
         with pytest.raises(ValueError, match="must be an AIMessage with tool calls"):
             parallel_tool_node([]).invoke({"messages": [ToolMessage("x", tool_call_id="1")]})
+
+
+def test_blocked_content_is_not_saved_in_any_checkpoint() -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    secret = "SECRET-PLAN-0042"
+    saver = InMemorySaver()
+    graph = create_guarded_graph(
+        lambda s: f"{secret} for {s['input']}", keyword_guardrail(["weapon"])
+    ).compile(checkpointer=saver)
+    config = {"configurable": {"thread_id": "guarded"}}
+    assert graph.invoke({"input": "weapon"}, config)["output"]["blocked"] is True
+    stored = repr((dict(saver.storage), dict(saver.writes), dict(saver.blobs)))
+    assert secret not in stored and "SECRET-PLAN" not in stored.replace("\\", "")
+    assert secret not in repr(graph.get_state(config, subgraphs=True))

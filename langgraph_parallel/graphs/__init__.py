@@ -3,7 +3,7 @@
 from langgraph_parallel._engine import ExecutorLike
 from langgraph_parallel.graphs._common import OnError, ParallelStateGraph
 from langgraph_parallel.graphs.fanout import Branch, create_fanout_graph
-from langgraph_parallel.graphs.guarded import GuardedState, create_guarded_graph
+from langgraph_parallel.graphs.guarded import create_guarded_graph
 from langgraph_parallel.graphs.orchestrator import create_orchestrator_graph
 from langgraph_parallel.graphs.retry import aretry_failed, retry_failed
 from langgraph_parallel.graphs.voting import create_voting_graph
@@ -11,7 +11,6 @@ from langgraph_parallel.graphs.voting import create_voting_graph
 __all__ = [
     "Branch",
     "ExecutorLike",
-    "GuardedState",
     "OnError",
     "ParallelStateGraph",
     "aretry_failed",

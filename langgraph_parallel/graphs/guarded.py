@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, NotRequired
-
-from langchain_core.messages.ai import UsageMetadata
-from langgraph.graph import END, START
-from typing_extensions import TypedDict
+from typing import Any
 
 from langgraph_parallel._engine import RetryLike, TimeoutLike
-from langgraph_parallel.graphs._common import ParallelStateGraph, StateSpec
-from langgraph_parallel.graphs.fanout import Branch, create_fanout_graph
-from langgraph_parallel.nodes.guardrails import GuardedOutput, gate, stops_on_block
+from langgraph_parallel.graphs._common import ParallelStateGraph
+from langgraph_parallel.graphs.fanout import create_fanout_graph
+from langgraph_parallel.nodes.guardrails import gate, stops_on_block, withheld
 
 GENERATE = "generate"
 GUARDRAIL = "guardrail"
-NODE = "guarded_generation"
-
-
-class GuardedState(TypedDict):
-    """The keys a guarded generation graph adds to the caller's input keys."""
-
-    output: NotRequired[GuardedOutput]
-    """The content if allowed, whether it was blocked, and why."""
-    usage: NotRequired[UsageMetadata | None]
-    """Tokens used by the generation and the guardrail."""
 
 
 def create_guarded_graph(
@@ -38,11 +24,14 @@ def create_guarded_graph(
 ) -> ParallelStateGraph:
     """Build a graph that generates and checks at once, and returns only allowed content.
 
-    The generation and the guardrail start together (a fan-out). When the guardrail blocks,
-    the generation is stopped at once, and its content is never returned: it stays inside
-    the subgraph `guarded_generation`, whose only outputs are `output` (a `GuardedOutput`:
-    content, blocked, reason) and `usage`, so neither the result nor the streamed updates of
-    this graph carry it. A guardrail that fails or times out blocks (it fails closed).
+    The generation and the guardrail start together (a fan-out of two branches). When the
+    guardrail blocks, the generation is stopped at once. Its content never enters the
+    graph's state: the branch records only a reference, and the content waits in the run's
+    memory until the join, which returns it only if the guardrail allowed it. So it is in
+    neither the result, nor the streamed updates, nor any checkpoint. `output` is a
+    `GuardedOutput` (content, blocked, reason). A guardrail that fails or times out blocks
+    (it fails closed). If the process restarts between generation and join, the content is
+    gone and the output says so: run again.
 
     Args:
         generate: Function, Runnable or compiled graph producing the content from the input.
@@ -72,20 +61,13 @@ def create_guarded_graph(
         assert allowed["content"] == "Here is how: bake bread"
         ```
     """
-    inner = create_fanout_graph(
-        {GENERATE: generate, GUARDRAIL: Branch(stops_on_block(guardrail, (GENERATE, 0)))},
+    return create_fanout_graph(
+        {GENERATE: withheld(generate), GUARDRAIL: stops_on_block(guardrail, (GENERATE, 0))},
         gate(GENERATE, GUARDRAIL, blocked_message=blocked_message),
         state_schema=state_schema,
         timeout=timeout,
         retry=retry,
     )
-    state = StateSpec(state_schema, GuardedState, graph="create_guarded_graph")
-    builder = ParallelStateGraph(state.state, input_schema=state.input)
-    builder.parallel_tasks = 2
-    builder.add_node(NODE, inner.compile())
-    builder.add_edge(START, NODE)
-    builder.add_edge(NODE, END)
-    return builder
 
 
-__all__ = ["GuardedState", "create_guarded_graph"]
+__all__ = ["create_guarded_graph"]
