@@ -129,7 +129,7 @@ BUILD_ERRORS: list[tuple[str, Any, type[Exception], str]] = [
         "writes an unknown key",
         lambda: create_fanout_graph({"a": Branch(f, writes="sumary")}, agg, state_schema=Keys),
         ValueError,
-        "names no key of Keys",
+        "branch 'a' has writes='sumary', which names no key of Keys; did you mean 'summary'",
     ),
     (
         "bad on_error",
@@ -185,6 +185,12 @@ BUILD_ERRORS: list[tuple[str, Any, type[Exception], str]] = [
         lambda: create_orchestrator_graph(f, f, agg, state_schema=Keys, writes="summary"),
         ValueError,
         "needs a reducer",
+    ),
+    (
+        "worker writes an unknown key",
+        lambda: create_orchestrator_graph(f, f, agg, state_schema=Keys, writes="citys"),
+        ValueError,
+        "the worker has writes='citys', which names no key of Keys; did you mean 'city'",
     ),
     (
         "zero max_items",

@@ -1,13 +1,14 @@
 """The fault matrix: each fault, under each policy, loses nothing and says clearly what failed.
 
 Faults covered elsewhere: timeouts and hangs (test_failure_policy), 429/500/hang over HTTP
-(test_openai_client), kills (test_crash), misspelled keys (test_bad_input).
+(test_openai_client), kills (test_crash), misspelled `writes=` keys (test_bad_input).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -101,6 +102,49 @@ def test_a_branch_returning_none_or_an_empty_dict_is_a_success_with_that_value(v
     ).compile()
     quiet = graph.invoke({"input": None})["results"][0]
     assert (quiet["status"], quiet["value"]) == ("ok", value)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_sync_hang_is_waited_for_without_a_timeout_and_left_behind_with_one(kind: str) -> None:
+    # Python cannot stop a thread. Without a timeout (or deadline) the run waits for the
+    # hung call; with one, the unit is recorded `timeout`, the run goes on, and the thread's
+    # late return changes nothing.
+    release = threading.Event()
+
+    def hangs(index: int) -> str:
+        release.wait(10)
+        return "late"
+
+    waiting: dict[str, Any] = {}
+    run = threading.Thread(
+        target=lambda: waiting.update(build(kind, [hangs, ok]).compile().invoke({"input": 0}))
+    )
+    run.start()
+    run.join(0.3)
+    assert run.is_alive()  # still waiting for the hung call
+    release.set()
+    run.join(5)
+    assert [r["status"] for r in waiting["results"]] == ["ok", "ok"]
+
+    release.clear()
+    graph = build(kind, [hangs, ok], timeout=0.1).compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": f"hang-{kind}"}}
+    records = graph.invoke({"input": 0}, config)["results"]
+    assert [r["status"] for r in records] == ["timeout", "ok"]
+    assert "0.1" in records[0]["error"]["message"]
+    release.set()
+    time.sleep(0.1)  # the abandoned thread returns now
+    assert graph.get_state(config).values["results"] == records
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_unit_returning_a_misspelled_key_keeps_it_whole(kind: str) -> None:
+    # A plain LangGraph node's unknown keys vanish (test_langgraph_behaviour); here a unit's
+    # value is its record, whatever its keys. Keys it writes to state are checked at build
+    # time, naming the branch (test_bad_input).
+    graph = build(kind, [lambda i: {"sumary": f"text {i}"}, ok]).compile()
+    first = graph.invoke({"input": None})["results"][0]
+    assert (first["status"], first["value"]) == ("ok", {"sumary": "text 0"})
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -96,7 +97,8 @@ class StateSpec:
     Args:
         user_schema: The caller's `TypedDict`, or `None` for `DefaultInput`.
         package: The package's keys for this kind of graph (a `TypedDict`).
-        outputs: Keys of `user_schema` the graph writes; all other keys are inputs.
+        outputs: Keys of `user_schema` the graph writes, each with what writes it (e.g.
+            "branch 'a'"), for error messages; all other keys are inputs.
         graph: The factory's name, for error messages.
     """
 
@@ -105,7 +107,7 @@ class StateSpec:
         user_schema: type[Any] | None,
         package: type[Any],
         *,
-        outputs: Collection[str] = (),
+        outputs: Mapping[str, str] | None = None,
         graph: str,
     ) -> None:
         schema = DefaultInput if user_schema is None else user_schema
@@ -125,11 +127,15 @@ class StateSpec:
                     f"{graph}: state key {key!r} is reserved by langgraph-parallel "
                     f"({package.__name__}); rename it in {schema.__name__}"
                 )
-        for key in outputs:
+        outputs = outputs or {}
+        for key, writer in outputs.items():
             if key not in self._hints:
+                close = difflib.get_close_matches(key, list(self._hints), n=1)
+                hint = f"did you mean {close[0]!r}? If not, " if close else ""
                 raise ValueError(
-                    f"{graph}: writes={key!r} names no key of {schema.__name__}; "
-                    f"add `{key}: ...` to it (keys: {', '.join(self._hints) or 'none'})"
+                    f"{graph}: {writer} has writes={key!r}, which names no key of "
+                    f"{schema.__name__}; {hint}add `{key}: ...` to it "
+                    f"(keys: {', '.join(self._hints) or 'none'})"
                 )
         self.package_keys = frozenset(package_hints)
         self.input_keys = tuple(

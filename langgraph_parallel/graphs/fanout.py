@@ -182,7 +182,12 @@ def create_fanout_graph(
     for name, spec in specs.items():
         if spec.writes is not None:
             writers.setdefault(spec.writes, []).append(name)
-    state = StateSpec(state_schema, ParallelState, outputs=writers, graph=graph)
+    state = StateSpec(
+        state_schema,
+        ParallelState,
+        outputs={key: f"branch {', '.join(map(repr, names))}" for key, names in writers.items()},
+        graph=graph,
+    )
     for key, names in writers.items():
         if len(names) > 1 and not state.has_reducer(key):
             raise ValueError(

@@ -211,7 +211,10 @@ def create_orchestrator_graph(
     if isinstance(worker, Pregel):
         chunk_size = 1
     state = StateSpec(
-        state_schema, OrchestratorState, outputs=() if writes is None else (writes,), graph=graph
+        state_schema,
+        OrchestratorState,
+        outputs=None if writes is None else {writes: "the worker"},
+        graph=graph,
     )
     if writes is not None and not state.has_reducer(writes):
         raise ValueError(
