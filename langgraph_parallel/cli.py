@@ -2,7 +2,8 @@
 
     langgraph-parallel list
     langgraph-parallel run TEMPLATE [--input JSON | --input-file PATH] [--model SPEC]
-                                    [--max-concurrency K] [--thread ID [--resume]] [--json]
+                                    [--max-concurrency K] [--thread ID [--resume | --retry-failed]]
+                                    [--json]
     langgraph-parallel graph TEMPLATE
 
 Bad use prints one line and exits with status 2; a run that fails exits with 1.
@@ -51,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max-concurrency", type=int, help="most branches running at once")
     run.add_argument("--thread", help="keep the run in a SQLite thread (see --db) under this id")
     run.add_argument("--resume", action="store_true", help="continue --thread where it stopped")
+    run.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="re-run only the failed branches of --thread's finished run, then the join",
+    )
     run.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"thread database ({DEFAULT_DB})")
     run.add_argument("--json", action="store_true", help="print one JSON document, no live view")
     draw = commands.add_parser("graph", help="print a template's mermaid diagram")
@@ -67,11 +73,18 @@ def _template(name: str) -> Template:
 
 
 def _input(args: argparse.Namespace, template: Template) -> dict[str, Any] | None:
-    if args.resume:
+    if args.resume and args.retry_failed:
+        raise UsageError(
+            "--resume finishes a stopped run, --retry-failed re-runs a finished "
+            "run's failures: give one of them"
+        )
+    for flag, given in (("--resume", args.resume), ("--retry-failed", args.retry_failed)):
+        if not given:
+            continue
         if not args.thread:
-            raise UsageError("--resume continues a thread: give its id with --thread")
+            raise UsageError(f"{flag} continues a thread: give its id with --thread")
         if args.input is not None or args.input_file is not None:
-            raise UsageError("--resume continues with the thread's own input; drop --input")
+            raise UsageError(f"{flag} continues with the thread's own input; drop --input")
         return None
     if args.input_file is not None:
         try:
@@ -198,6 +211,29 @@ def _headline(template: Template, output: Any) -> str:
     return json.dumps(output, indent=2, default=_jsonable)
 
 
+async def _continuation(
+    args: argparse.Namespace, graph: Any, config: dict[str, Any], value: Any
+) -> Any:
+    """What to run on the thread: the input, `None` to resume, or a retry command."""
+    if not (args.resume or args.retry_failed):
+        return value
+    flag = "--resume" if args.resume else "--retry-failed"
+    snapshot = await graph.aget_state(config)
+    if not snapshot.values:
+        raise UsageError(f"{flag}: no thread {args.thread!r} in {args.db}")
+    if args.resume:
+        return None
+    from langgraph_parallel.graphs import retry_command
+
+    try:
+        command = retry_command(graph, snapshot)
+    except ValueError as exc:
+        raise UsageError(f"--retry-failed: {exc}") from None
+    if command is None:
+        raise UsageError(f"--retry-failed: nothing failed in thread {args.thread!r}")
+    return command
+
+
 async def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.live import Live
@@ -238,17 +274,19 @@ async def _run(args: argparse.Namespace) -> int:
                 f"input does not fit {template.name}: unknown key(s) "
                 f"{', '.join(map(repr, unknown))}; it takes: {', '.join(known)}"
             )
+    run_with: Any = value
     async with _checkpointer(args) as saver:
         if saver is not None:
             graph = graph.builder.compile(checkpointer=saver, name=template.name)
-            if args.resume and not (await graph.aget_state(config)).values:
-                raise UsageError(f"--resume: no thread {args.thread!r} in {args.db}")
+            run_with = await _continuation(args, graph, config, value)
         live = Live(progress.table(), console=err, refresh_per_second=8, transient=True)
         show = not args.json and err.is_terminal
         try:
             if show:
                 live.start()
-            stream = graph.astream(value, config, stream_mode=["custom", "values"], subgraphs=True)
+            stream = graph.astream(
+                run_with, config, stream_mode=["custom", "values"], subgraphs=True
+            )
             async for namespace, mode, data in stream:
                 if mode == "custom" and isinstance(data, dict) and data.get("kind") == "branch":
                     progress.update(namespace, data)

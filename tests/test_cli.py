@@ -115,6 +115,27 @@ def test_a_thread_is_kept_in_sqlite_and_can_be_resumed(
     assert code == 2 and "no thread 'nope'" in err
 
 
+def test_retry_failed_reruns_only_the_failed_branches_of_a_thread(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langgraph_parallel.templates import _simulated
+
+    thread = ["--thread", "t1", "--db", str(tmp_path / "threads.sqlite"), "--json"]
+    city = ["--input", '{"city": "Atlantis"}']
+    code, out, _ = call(capsys, "run", "morning-briefing", *city, *thread)
+    first = json.loads(out)
+    assert code == 0 and [b["status"] for b in first["branches"]] == ["error", "ok", "ok"]
+    monkeypatch.setattr(_simulated, "UNKNOWN_CITY", "Lemuria")  # the station is back
+    code, out, _ = call(capsys, "run", "morning-briefing", "--retry-failed", *thread)
+    again = json.loads(out)
+    assert code == 0
+    assert [(b["branch"], b["status"]) for b in again["branches"]] == [("weather", "ok")]
+    assert "unavailable" in first["output"] and "unavailable" not in again["output"]
+    assert "Atlantis harbour" in again["output"]  # the kept news branch is in the new briefing
+    code, _, err = call(capsys, "run", "morning-briefing", "--retry-failed", *thread)
+    assert code == 2 and "nothing failed in thread 't1'" in err
+
+
 BAD_USE = [
     (
         ["run", "morning-brief"],
@@ -137,6 +158,11 @@ BAD_USE = [
     (["run", "code-review", "--max-concurrency", "0"], "--max-concurrency must be at least 1"),
     (["run", "code-review", "--max-concurrency", "two"], "invalid int value: 'two'"),
     (["run", "code-review", "--resume"], "--resume continues a thread"),
+    (["run", "code-review", "--retry-failed"], "--retry-failed continues a thread"),
+    (
+        ["run", "code-review", "--thread", "t", "--resume", "--retry-failed"],
+        "give one of them",
+    ),
     (["run", "code-review", "--input", "{}", "--input-file", "x"], "not allowed with argument"),
     (["graph", "nope"], "unknown template 'nope'"),
     (["fly"], "invalid choice: 'fly'"),

@@ -5,7 +5,7 @@ from langgraph_parallel.graphs._common import OnError, ParallelStateGraph
 from langgraph_parallel.graphs.fanout import Branch, create_fanout_graph
 from langgraph_parallel.graphs.guarded import create_guarded_graph
 from langgraph_parallel.graphs.orchestrator import create_orchestrator_graph
-from langgraph_parallel.graphs.retry import aretry_failed, retry_failed
+from langgraph_parallel.graphs.retry import aretry_failed, retry_command, retry_failed
 from langgraph_parallel.graphs.voting import create_voting_graph
 
 __all__ = [
@@ -18,5 +18,6 @@ __all__ = [
     "create_guarded_graph",
     "create_orchestrator_graph",
     "create_voting_graph",
+    "retry_command",
     "retry_failed",
 ]

@@ -33,6 +33,18 @@ def _sends(graph: Any, snapshot: StateSnapshot, statuses: Collection[str]) -> li
     return builder.unit_sends(snapshot.values, failed) if failed else []
 
 
+def retry_command(
+    graph: Any, snapshot: StateSnapshot, statuses: Collection[BranchStatus] = FAILED
+) -> Command[Any] | None:
+    """The `Command` that re-runs the failed units of a finished thread, or `None` if none.
+
+    For callers that run it themselves, e.g. to stream it:
+    `graph.astream(retry_command(graph, await graph.aget_state(config)), config)`.
+    """
+    sends = _sends(graph, snapshot, statuses)
+    return Command(goto=sends) if sends else None
+
+
 def _check(graph: Any, config: RunnableConfig) -> None:
     if getattr(graph, "checkpointer", None) is None or not config.get("configurable", {}).get(
         "thread_id"
@@ -89,10 +101,10 @@ def retry_failed(
     """
     _check(graph, config)
     snapshot = graph.get_state(config)
-    sends = _sends(graph, snapshot, statuses)
-    if not sends:
+    command = retry_command(graph, snapshot, statuses)
+    if command is None:
         return dict(snapshot.values)
-    return dict(graph.invoke(Command(goto=sends), config))
+    return dict(graph.invoke(command, config))
 
 
 async def aretry_failed(
@@ -101,10 +113,10 @@ async def aretry_failed(
     """`retry_failed` for async code."""
     _check(graph, config)
     snapshot = await graph.aget_state(config)
-    sends = _sends(graph, snapshot, statuses)
-    if not sends:
+    command = retry_command(graph, snapshot, statuses)
+    if command is None:
         return dict(snapshot.values)
-    return dict(await graph.ainvoke(Command(goto=sends), config))
+    return dict(await graph.ainvoke(command, config))
 
 
-__all__ = ["FAILED", "aretry_failed", "retry_failed"]
+__all__ = ["FAILED", "aretry_failed", "retry_command", "retry_failed"]
