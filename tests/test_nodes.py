@@ -393,3 +393,43 @@ def test_blocked_content_is_not_saved_in_any_checkpoint() -> None:
     stored = repr((dict(saver.storage), dict(saver.writes), dict(saver.blobs)))
     assert secret not in stored and "SECRET-PLAN" not in stored.replace("\\", "")
     assert secret not in repr(graph.get_state(config, subgraphs=True))
+
+
+def test_a_restart_between_generation_and_check_loses_the_content_and_says_so(
+    tmp_path: Any,
+) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    def graph(saver: Any) -> Any:
+        return create_guarded_graph(
+            lambda s: f"answer to {s['input']}", lambda s: {"allowed": True, "reason": None}
+        ).compile(checkpointer=saver, interrupt_before=["aggregator"])
+
+    db, config = str(tmp_path / "threads.sqlite"), {"configurable": {"thread_id": "t"}}
+    first_process = textwrap.dedent(f"""
+        from langgraph.checkpoint.sqlite import SqliteSaver
+        from langgraph_parallel.graphs import create_guarded_graph
+        with SqliteSaver.from_conn_string({db!r}) as saver:
+            create_guarded_graph(
+                lambda s: f"answer to {{s['input']}}",
+                lambda s: {{"allowed": True, "reason": None}},
+            ).compile(checkpointer=saver, interrupt_before=["aggregator"]).invoke(
+                {{"input": "bread"}}, {config!r})
+    """)
+    subprocess.run([sys.executable, "-c", first_process], check=True, timeout=60)
+    with SqliteSaver.from_conn_string(db) as saver:
+        state = graph(saver).invoke(None, config)  # this process never saw the content
+    assert state["output"] == {
+        "content": None,
+        "blocked": False,
+        "reason": "the generated content was not kept across a restart; run again",
+    }
+    with SqliteSaver.from_conn_string(db) as saver:  # in one process, it is kept
+        same = graph(saver)
+        other = {"configurable": {"thread_id": "u"}}
+        same.invoke({"input": "bread"}, other)
+        assert same.invoke(None, other)["output"]["content"] == "answer to bread"

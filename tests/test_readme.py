@@ -51,3 +51,42 @@ def test_the_readme_quotes_the_benchmark_targets_as_last_written() -> None:
     written = benchmarks.split("## Targets\n\n", 1)[1].split("\n\n", 1)[0].strip()
     assert quoted and quoted == written, "run `make bench` to refresh both"
     assert (ROOT / "docs" / "benchmarks.png").stat().st_size > 10_000
+
+
+RELIABILITY = (ROOT / "docs" / "reliability.md").read_text()
+CITED = re.findall(r"`tests/(\w+\.py)::([\w:]+)`", RELIABILITY)
+
+
+def _tests_in(file: str) -> set[str]:
+    """The test names in a test file, as `name` or `Class::name`."""
+    import ast
+
+    names: set[str] = set()
+    for node in ast.parse((ROOT / "tests" / file).read_text()).body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+            names.add(node.name)
+        elif isinstance(node, ast.ClassDef):
+            names |= {
+                f"{node.name}::{item.name}"
+                for item in node.body
+                if isinstance(item, ast.FunctionDef) and item.name.startswith("test_")
+            }
+    return names
+
+
+def test_every_test_the_reliability_page_cites_exists() -> None:
+    assert len(CITED) > 40
+    missing = [f"{file}::{name}" for file, name in CITED if name not in _tests_in(file)]
+    assert not missing, f"docs/reliability.md cites tests that do not exist: {missing}"
+    rows = [line for line in RELIABILITY.splitlines() if line.startswith("| ")]
+    unbacked = [r for r in rows[1:] if "---" not in r and "`tests/" not in r and "fault |" not in r]
+    assert not unbacked, f"guarantees with no test: {unbacked}"
+    assert "docs/reliability.md" in TEXT
+
+
+@pytest.mark.parametrize(
+    "file", ["test_fault_matrix.py", "test_reliability.py", "test_durability.py", "test_crash.py"]
+)
+def test_every_reliability_test_is_on_the_page(file: str) -> None:
+    cited = {name for cited_file, name in CITED if cited_file == file}
+    assert _tests_in(file) - cited == set(), "add them to docs/reliability.md"
