@@ -231,6 +231,19 @@ class SimulatedChatModel(BaseChatModel):
             id=f"sim-{call}",
         )
 
+    def _reply(
+        self,
+        fail: bool,
+        messages: list[BaseMessage],
+        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+    ) -> AIMessage:
+        """The answer, or the failure `_draw` chose."""
+        if fail:
+            raise SimulatedModelError(f"simulated model failure (error_rate={self.error_rate})")
+        tools, tool_choice = kwargs.get("tools"), kwargs.get("tool_choice")
+        return self._answer(messages, _metadata(run_manager), tools, tool_choice)
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -240,14 +253,7 @@ class SimulatedChatModel(BaseChatModel):
     ) -> ChatResult:
         delay, fail = self._draw()
         time.sleep(delay)
-        if fail:
-            raise SimulatedModelError(f"simulated model failure (error_rate={self.error_rate})")
-        message = self._answer(
-            messages,
-            _metadata(run_manager),
-            kwargs.get("tools"),
-            kwargs.get("tool_choice"),
-        )
+        message = self._reply(fail, messages, run_manager, kwargs)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     async def _agenerate(
@@ -259,14 +265,7 @@ class SimulatedChatModel(BaseChatModel):
     ) -> ChatResult:
         delay, fail = self._draw()
         await asyncio.sleep(delay)
-        if fail:
-            raise SimulatedModelError(f"simulated model failure (error_rate={self.error_rate})")
-        message = self._answer(
-            messages,
-            _metadata(run_manager),
-            kwargs.get("tools"),
-            kwargs.get("tool_choice"),
-        )
+        message = self._reply(fail, messages, run_manager, kwargs)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _pieces(self, message: AIMessage) -> list[AIMessageChunk]:
@@ -305,14 +304,7 @@ class SimulatedChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         delay, fail = self._draw()
         time.sleep(delay * 0.3)
-        if fail:
-            raise SimulatedModelError(f"simulated model failure (error_rate={self.error_rate})")
-        message = self._answer(
-            messages,
-            _metadata(run_manager),
-            kwargs.get("tools"),
-            kwargs.get("tool_choice"),
-        )
+        message = self._reply(fail, messages, run_manager, kwargs)
         pieces = self._pieces(message)
         for piece in pieces:  # LangChain reports each token to the callbacks itself
             time.sleep(delay * 0.7 / len(pieces))
@@ -327,14 +319,7 @@ class SimulatedChatModel(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         delay, fail = self._draw()
         await asyncio.sleep(delay * 0.3)
-        if fail:
-            raise SimulatedModelError(f"simulated model failure (error_rate={self.error_rate})")
-        message = self._answer(
-            messages,
-            _metadata(run_manager),
-            kwargs.get("tools"),
-            kwargs.get("tool_choice"),
-        )
+        message = self._reply(fail, messages, run_manager, kwargs)
         pieces = self._pieces(message)
         for piece in pieces:  # LangChain reports each token to the callbacks itself
             await asyncio.sleep(delay * 0.7 / len(pieces))
