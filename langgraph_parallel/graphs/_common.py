@@ -29,7 +29,7 @@ from langgraph_parallel._engine import (
     with_usage_collector,
 )
 from langgraph_parallel._limits import ConcurrencyLimit
-from langgraph_parallel._scope import RunLimits, RunScope
+from langgraph_parallel._scope import RunLimits, RunScope, new_scope_id
 from langgraph_parallel.errors import BranchFailuresError, InvalidInputError
 from langgraph_parallel.state.records import BranchResult
 from langgraph_parallel.state.schemas import DefaultInput
@@ -285,6 +285,35 @@ class ParallelStateGraph(StateGraph[Any, Any, Any, Any]):
             transformers=transformers,
         )
         return compiled.with_config(max_concurrency=max(32, self.parallel_tasks + 4))
+
+    def start_units(
+        self, state: StateSpec, units: Sequence[tuple[str, str]], *, deadline: float | None
+    ) -> None:
+        """Start every unit from START, each a `Send` to its node, and set `unit_sends`.
+
+        Args:
+            state: The graph's state, to check the input.
+            units: `(node, label)` of each unit, by index; the label names its record.
+            deadline: Seconds the units may take in all, or `None`.
+        """
+
+        def dispatch(values: dict[str, Any], only: Collection[int] | None = None) -> list[Send]:
+            inputs, scope, due = state.check_input(values), new_scope_id(), deadline_at(deadline)
+            return [
+                Send(node, unit_payload(inputs, scope, label, index, due))
+                for index, (node, label) in enumerate(units)
+                if only is None or index in only
+            ]
+
+        def start(values: dict[str, Any], config: RunnableConfig) -> list[Send]:
+            sends = dispatch(values)
+            check_saveable(
+                [(f"input key {k!r}", v) for k, v in values.items()], config, InvalidInputError
+            )
+            return sends
+
+        self.unit_sends = dispatch
+        self.add_conditional_edges(START, start, list(dict.fromkeys(node for node, _ in units)))
 
 
 def check_saveable(

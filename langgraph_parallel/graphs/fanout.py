@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.runnables import Runnable, RunnableConfig
-from langgraph.graph import END, START
-from langgraph.types import Send
+from langchain_core.runnables import Runnable
+from langgraph.graph import END
 
 from langgraph_parallel._engine import (
     ExecutorLike,
@@ -20,21 +19,16 @@ from langgraph_parallel._engine import (
     retry_policies,
     timeout_seconds,
 )
-from langgraph_parallel._scope import new_scope_id
-from langgraph_parallel.errors import InvalidInputError
 from langgraph_parallel.graphs._common import (
     MaxConcurrency,
     OnError,
     ParallelStateGraph,
     StateSpec,
     check_name,
-    check_saveable,
-    deadline_at,
     failure_mode,
     join_node,
     run_limits,
     unit_node,
-    unit_payload,
 )
 from langgraph_parallel.state.schemas import ParallelState
 
@@ -227,23 +221,7 @@ def create_fanout_graph(
         retry_policy=list(default_retry) or None,
     )
 
-    def dispatch(values: dict[str, Any], only: Collection[int] | None = None) -> list[Send]:
-        inputs, scope, due = state.check_input(values), new_scope_id(), deadline_at(seconds)
-        return [
-            Send(name, unit_payload(inputs, scope, name, index, due))
-            for index, name in enumerate(specs)
-            if only is None or index in only
-        ]
-
-    def start(values: dict[str, Any], config: RunnableConfig) -> list[Send]:
-        sends = dispatch(values)
-        check_saveable(
-            [(f"input key {k!r}", v) for k, v in values.items()], config, InvalidInputError
-        )
-        return sends
-
-    builder.unit_sends = dispatch
-    builder.add_conditional_edges(START, start, list(specs))
+    builder.start_units(state, [(name, name) for name in specs], deadline=seconds)
     # Plain edges, not a waiting edge: every branch is one task of the same step, so the
     # aggregator still runs once per step, and it also runs after a partial re-run
     # (retry_failed), which a waiting edge would wait on for ever.

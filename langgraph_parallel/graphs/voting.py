@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
-from langgraph.graph import END, START
-from langgraph.types import Send
+from langgraph.graph import END
 
 from langgraph_parallel._engine import (
     ExecutorLike,
@@ -19,8 +17,7 @@ from langgraph_parallel._engine import (
     retry_policies,
     timeout_seconds,
 )
-from langgraph_parallel._scope import RunScope, StopReason, new_scope_id
-from langgraph_parallel.errors import InvalidInputError
+from langgraph_parallel._scope import RunScope, StopReason
 from langgraph_parallel.graphs._common import (
     MaxConcurrency,
     OnError,
@@ -28,13 +25,10 @@ from langgraph_parallel.graphs._common import (
     StateSpec,
     check_name,
     check_positive,
-    check_saveable,
-    deadline_at,
     failure_mode,
     join_node,
     run_limits,
     unit_node,
-    unit_payload,
 )
 from langgraph_parallel.nodes.votes import Normalizer, VoteMethod, VoteWatch, normalizer, tally
 from langgraph_parallel.state.records import BranchResult, Vote
@@ -223,23 +217,9 @@ def create_voting_graph(
     )
     single = VOTER in nodes
 
-    def dispatch(values: dict[str, Any], only: Collection[int] | None = None) -> list[Send]:
-        inputs, scope, due = state.check_input(values), new_scope_id(), deadline_at(seconds)
-        return [
-            Send(VOTER if single else label, unit_payload(inputs, scope, label, index, due))
-            for index, label in enumerate(labels)
-            if only is None or index in only
-        ]
-
-    def start(values: dict[str, Any], config: RunnableConfig) -> list[Send]:
-        sends = dispatch(values)
-        check_saveable(
-            [(f"input key {k!r}", v) for k, v in values.items()], config, InvalidInputError
-        )
-        return sends
-
-    builder.unit_sends = dispatch
-    builder.add_conditional_edges(START, start, list(nodes))
+    builder.start_units(
+        state, [(VOTER if single else label, label) for label in labels], deadline=seconds
+    )
     for name in nodes:  # plain edges: see create_fanout_graph
         builder.add_edge(name, TALLY)
     builder.add_edge(TALLY, END)
