@@ -104,6 +104,11 @@ def ratio(value: float, floor: float) -> str:
     return f"{value / floor:.2f}x"
 
 
+def row(label: str, value: float, floor: float) -> list[str]:
+    """A table row: the variant, its wall time and its ratio to the floor."""
+    return [label, fmt(value), ratio(value, floor)]
+
+
 # --- scenarios -------------------------------------------------------------------------
 
 
@@ -264,17 +269,9 @@ async def sqlite(n: int, report: list[Scenario], targets: list[Target]) -> None:
             f"{n:,} items of {L} s, both graphs on `AsyncSqliteSaver`, a new thread per run.",
             ["variant", "wall", "ratio to floor"],
             [
-                ["floor (`asyncio.gather`, no checkpointer)", fmt(floor), "1.00x"],
-                [
-                    "langgraph-parallel + AsyncSqliteSaver",
-                    fmt(result["package"]),
-                    ratio(result["package"], floor),
-                ],
-                [
-                    "hand-written Send + AsyncSqliteSaver",
-                    fmt(result["hand"]),
-                    ratio(result["hand"], floor),
-                ],
+                row("floor (`asyncio.gather`, no checkpointer)", floor, floor),
+                row("langgraph-parallel + AsyncSqliteSaver", result["package"], floor),
+                row("hand-written Send + AsyncSqliteSaver", result["hand"], floor),
             ],
         )
     )
@@ -382,19 +379,11 @@ async def cpu_bound(report: list[Scenario], targets: list[Target]) -> None:
             f"on one core), on a machine with {os.cpu_count()} cores.",
             ["variant", "wall", "ratio to floor"],
             [
-                ["floor (`ProcessPoolExecutor`, 2 workers)", fmt(floor_time), "1.00x"],
-                [
-                    'langgraph-parallel, `executor="process"`',
-                    fmt(result["processes"]),
-                    ratio(result["processes"], floor_time),
-                ],
-                [
-                    "langgraph-parallel, threads (default)",
-                    fmt(result["threads"]),
-                    ratio(result["threads"], floor_time),
-                ],
-                ["hand-written sync nodes", fmt(result["hand"]), ratio(result["hand"], floor_time)],
-                ["sequential", fmt(result["sequential"]), ratio(result["sequential"], floor_time)],
+                row("floor (`ProcessPoolExecutor`, 2 workers)", floor_time, floor_time),
+                row('langgraph-parallel, `executor="process"`', result["processes"], floor_time),
+                row("langgraph-parallel, threads (default)", result["threads"], floor_time),
+                row("hand-written sync nodes", result["hand"], floor_time),
+                row("sequential", result["sequential"], floor_time),
             ],
         )
     )
@@ -670,7 +659,7 @@ def machine() -> list[str]:
 
 def table(columns: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     return lines
 
 
