@@ -35,6 +35,22 @@ def _adapt(fn: UnitFn, index: int) -> Callable[[Any], Any]:
     return run_sync
 
 
+def record(
+    branch: str, index: int, value: Any = None, *, status: str = "ok", error: Any = None
+) -> Any:
+    """A branch record as the engine writes it, for tests of joins, tallies and reducers."""
+    return {
+        "branch": branch,
+        "index": index,
+        "status": status,
+        "value": value,
+        "error": error,
+        "elapsed": 0.0,
+        "attempts": 1,
+        "usage": None,
+    }
+
+
 def records_of(state: dict[str, Any]) -> list[dict[str, Any]]:
     """What a join node received: the records, as the aggregator saw them."""
     return list(state["results"])

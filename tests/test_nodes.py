@@ -9,7 +9,7 @@ import time
 from typing import Annotated, Any
 
 import pytest
-from helpers import Gauge
+from helpers import Gauge, record
 from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 from langchain_core.prompts import ChatPromptTemplate
 from langgraph.graph import START, StateGraph
@@ -43,18 +43,9 @@ def state_of(*values: Any, failed: dict[int, str] | None = None) -> dict[str, An
     records = []
     for i, v in enumerate(values):
         bad = i in failed
-        records.append(
-            {
-                "branch": f"b{i}",
-                "index": i,
-                "status": "error" if bad else "ok",
-                "value": None if bad else v,
-                "error": {"type": "RuntimeError", "message": failed[i]} if bad else None,
-                "elapsed": 0.0,
-                "attempts": 1,
-                "usage": None,
-            }
-        )
+        error = {"type": "RuntimeError", "message": failed[i]} if bad else None
+        status = "error" if bad else "ok"
+        records.append(record(f"b{i}", i, None if bad else v, status=status, error=error))
     return {"results": records, "input": "question"}
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from helpers import record
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -10,16 +11,7 @@ from langgraph_parallel.state import BranchResult, merge_results
 
 
 def rec(index: int, branch: str = "w", status: str = "ok", value: Any = None) -> BranchResult:
-    return {
-        "branch": branch,
-        "index": index,
-        "status": status,  # type: ignore[typeddict-item]
-        "value": index if value is None else value,
-        "error": None,
-        "elapsed": 0.0,
-        "attempts": 1,
-        "usage": None,
-    }
+    return record(branch, index, index if value is None else value, status=status)
 
 
 def test_merge_sorts_by_index_then_branch() -> None:

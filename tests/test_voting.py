@@ -5,6 +5,7 @@ import time
 from typing import Any
 
 import pytest
+from helpers import record
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
@@ -134,19 +135,7 @@ def test_unhashable_answers_are_counted_by_value() -> None:
 
 
 def test_tally_is_independent_of_record_order() -> None:
-    def vote(index: int, value: Any) -> Any:
-        return {
-            "branch": f"v{index}",
-            "index": index,
-            "status": "ok",
-            "value": value,
-            "error": None,
-            "elapsed": 0.0,
-            "attempts": 1,
-            "usage": None,
-        }
-
-    records = [vote(i, a) for i, a in enumerate(["b", "a", "a", "b", "c"])]
+    records = [record(f"v{i}", i, a) for i, a in enumerate(["b", "a", "a", "b", "c"])]
     assert tally(records) == tally(list(reversed(records)))
     assert tally(records)["winner"] == "b"
 
@@ -223,26 +212,14 @@ class TestEarlyStop:
     def test_weights_count_towards_what_is_still_to_vote(self) -> None:
         from langgraph_parallel.nodes.votes import VoteWatch
 
-        def record(label: str, value: Any) -> Any:
-            return {
-                "branch": label,
-                "index": 0,
-                "status": "ok",
-                "value": value,
-                "error": None,
-                "elapsed": 0.0,
-                "attempts": 1,
-                "usage": None,
-            }
-
         watch = VoteWatch(
             ["a", "b", "c"], method="weighted", weights={"a": 1, "b": 1, "c": 5}, normalize=None
         )
-        assert watch.add(record("a", "x")) is None
-        assert watch.add(record("b", "x")) is None  # 2 to 0, but c alone weighs 5
+        assert watch.add(record("a", 0, "x")) is None
+        assert watch.add(record("b", 0, "x")) is None  # 2 to 0, but c alone weighs 5
         plain = VoteWatch(["a", "b", "c"], method="majority", weights=None, normalize=None)
-        assert plain.add(record("a", "x")) is None
-        assert plain.add(record("b", "x")) is not None  # 2 to 0 with 1 left
+        assert plain.add(record("a", 0, "x")) is None
+        assert plain.add(record("b", 0, "x")) is not None  # 2 to 0 with 1 left
 
     @pytest.mark.parametrize(
         ("options", "message"),
