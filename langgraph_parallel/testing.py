@@ -47,6 +47,12 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+class _Listener(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 drops the connections of a wider fan-out, which
+    # the client then retries a second later: a latency the graph did not cause.
+    request_queue_size = 1024
+
+
 class FakeOpenAIServer:
     """An OpenAI-compatible chat server on 127.0.0.1, started on a free port.
 
@@ -75,7 +81,7 @@ class FakeOpenAIServer:
         self.requests: list[Request] = []
         self.in_flight = 0
         self.peak_in_flight = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        self._server = _Listener(("127.0.0.1", port), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
