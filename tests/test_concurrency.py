@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers import KINDS, Gauge, build
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
+from langgraph.checkpoint.sqlite import SqliteSaver
 
 from langgraph_parallel import ConcurrencyLimit, create_fanout_graph
 
@@ -91,21 +93,28 @@ def test_a_shared_limit_holds_across_threads_running_invoke() -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
-def test_sync_units_all_run_at_once(kind: str, mode: str) -> None:
-    """A barrier only opens when all 20 sync units run at the same time."""
+@pytest.mark.parametrize("mode", ["invoke", "ainvoke", "invoke on SQLite"])
+def test_sync_units_all_run_at_once(kind: str, mode: str, tmp_path: Path) -> None:
+    """A barrier only opens when all 20 sync units run at the same time.
+
+    With a database checkpointer `invoke` takes LangGraph's sync path, whose thread pool the
+    compiled graph sizes for every unit.
+    """
     barrier = threading.Barrier(20, timeout=10)
 
     def unit(index: int) -> int:
         barrier.wait()
         return index
 
-    graph = build(kind, [unit] * 20).compile()
-    result = (
-        graph.invoke({"input": None})
-        if mode == "invoke"
-        else asyncio.run(graph.ainvoke({"input": None}))
-    )
+    graph = build(kind, [unit] * 20)
+    if mode == "invoke on SQLite":
+        with SqliteSaver.from_conn_string(str(tmp_path / "threads.sqlite")) as saver:
+            config = {"configurable": {"thread_id": "t"}}
+            result = graph.compile(checkpointer=saver).invoke({"input": None}, config)
+    elif mode == "invoke":
+        result = graph.compile().invoke({"input": None})
+    else:
+        result = asyncio.run(graph.compile().ainvoke({"input": None}))
     assert [r["status"] for r in result["results"]] == ["ok"] * 20
 
 

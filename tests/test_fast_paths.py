@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
+from pathlib import Path
 from typing import Any
 
+import pytest
 from cpu_work import input_squared
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import START, StateGraph
+from typing_extensions import TypedDict
 
 from langgraph_parallel import create_fanout_graph, create_orchestrator_graph
 
@@ -65,11 +71,70 @@ def test_chunked_items_with_a_checkpointer_match_too() -> None:
     assert comparable(state["results"]) == comparable(plain)
 
 
-def test_the_sync_path_matches_the_async_path() -> None:
+def langgraphs_sync_path(graph: Any, tmp_path: Path) -> list[dict[str, Any]]:
+    """`invoke` with a database checkpointer: it takes LangGraph's own sync path."""
+    with SqliteSaver.from_conn_string(str(tmp_path / "threads.sqlite")) as saver:
+        compiled = graph.builder.compile(checkpointer=saver)
+        return compiled.invoke({"input": None}, {"configurable": {"thread_id": "t"}})["results"]  # type: ignore[no-any-return]
+
+
+def test_the_sync_paths_match_the_async_path(tmp_path: Path) -> None:
     graph = orchestrator("auto")
-    assert comparable(graph.invoke({"input": None})["results"]) == comparable(
-        asyncio.run(graph.ainvoke({"input": None}))["results"]
-    )
+    expected = comparable(asyncio.run(graph.ainvoke({"input": None}))["results"])
+    assert comparable(graph.invoke({"input": None})["results"]) == expected
+    assert comparable(langgraphs_sync_path(graph, tmp_path)) == expected
+
+
+class TestInvoke:
+    """`invoke` runs as `ainvoke` on the package's loop only where that is safe."""
+
+    def graph(self) -> Any:
+        self.finished = False
+
+        async def fails(state: Any) -> str:
+            await asyncio.sleep(0.02)
+            raise ConnectionError("down")
+
+        async def slow(state: Any) -> str:
+            await asyncio.sleep(0.3)
+            self.finished = True
+            return "done"
+
+        return create_fanout_graph(
+            {"fails": fails, "slow": slow}, lambda s: None, on_error="fail_fast"
+        )
+
+    def test_without_a_database_checkpointer_fail_fast_cancels_the_sibling(self) -> None:
+        for saver in (None, InMemorySaver()):
+            compiled = self.graph().compile(checkpointer=saver)
+            with pytest.raises(ConnectionError):
+                compiled.invoke({"input": None}, {"configurable": {"thread_id": "t"}})
+            time.sleep(0.35)
+            assert not self.finished  # cancelled, as under ainvoke
+
+    def test_a_database_checkpointer_takes_langgraphs_sync_path(self, tmp_path: Path) -> None:
+        with SqliteSaver.from_conn_string(str(tmp_path / "threads.sqlite")) as saver:
+            compiled = self.graph().compile(checkpointer=saver)
+            with pytest.raises(ConnectionError):
+                compiled.invoke({"input": None}, {"configurable": {"thread_id": "t"}})
+        assert self.finished  # LangGraph's thread pool lets the running sibling finish
+
+    def test_as_a_subgraph_it_takes_the_parents_sync_path(self, tmp_path: Path) -> None:
+        class Outer(TypedDict):
+            input: Any
+            output: Any
+
+        inner = create_fanout_graph(
+            {"a": lambda s: 1, "b": lambda s: 2}, lambda s: [r["value"] for r in s["results"]]
+        ).compile()
+        builder = StateGraph(Outer)
+        builder.add_node("inner", inner)
+        builder.add_edge(START, "inner")
+        with SqliteSaver.from_conn_string(str(tmp_path / "threads.sqlite")) as saver:
+            outer = builder.compile(checkpointer=saver)
+            config = {"configurable": {"thread_id": "t"}}
+            assert outer.invoke({"input": None}, config)["output"] == [1, 2]
+            assert outer.get_state(config, subgraphs=True).values["output"] == [1, 2]
 
 
 def test_processes_match_threads() -> None:
@@ -87,12 +152,12 @@ def test_processes_match_threads() -> None:
     assert threads[-1]["status"] == "error" and threads[-1]["error"]["type"] == "ValueError"
 
 
-def test_a_fanout_gives_the_same_records_under_invoke_and_ainvoke() -> None:
+def test_a_fanout_gives_the_same_records_under_invoke_and_ainvoke(tmp_path: Path) -> None:
     def square(i: int) -> Any:
         return lambda state: i * i
 
     branches = {f"b{i}": square(i) for i in range(30)}
     graph = create_fanout_graph(branches, lambda s: None).compile()
-    assert comparable(graph.invoke({"input": None})["results"]) == comparable(
-        asyncio.run(graph.ainvoke({"input": None}))["results"]
-    )
+    expected = comparable(asyncio.run(graph.ainvoke({"input": None}))["results"])
+    assert comparable(graph.invoke({"input": None})["results"]) == expected
+    assert comparable(langgraphs_sync_path(graph, tmp_path)) == expected
