@@ -17,11 +17,17 @@ def burn(rounds: int) -> int:
 
 
 def rounds_for(seconds: float) -> int:
-    """How many `burn` rounds take about `seconds` on one core of this machine."""
-    started = time.perf_counter()
-    burn(200)
-    per_round = (time.perf_counter() - started) / 200
-    return max(1, round(seconds / per_round))
+    """How many `burn` rounds take about `seconds` on one core of this machine.
+
+    The fastest of several samples: on a shared machine one sample can run at half speed,
+    which would halve the work.
+    """
+    samples = []
+    for _ in range(5):
+        started = time.perf_counter()
+        burn(100)
+        samples.append((time.perf_counter() - started) / 100)
+    return max(1, round(seconds / min(samples)))
 
 
 def spin(rounds: int) -> int:
