@@ -11,16 +11,13 @@ time and attempt count that only the code around the call knows. Retries follow 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import concurrent.futures
 import contextvars
 import inspect
-import os
 import random
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, TypeVar, cast
@@ -31,11 +28,11 @@ from langchain_core.messages.ai import UsageMetadata, add_usage
 from langchain_core.outputs import ChatGeneration, LLMResult
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langchain_core.runnables.config import var_child_runnable_config
-from langgraph._internal._runnable import RunnableCallable
 from langgraph.config import get_stream_writer
 from langgraph.errors import GraphBubbleUp, NodeTimeoutError
 from langgraph.types import RetryPolicy, StreamWriter, TimeoutPolicy
 
+from langgraph_parallel._bridge import process_pool, run_sync, sync_pool
 from langgraph_parallel._redact import redact
 from langgraph_parallel._scope import RunScope, StopReason
 from langgraph_parallel.errors import DeadlineExceeded
@@ -45,24 +42,6 @@ T = TypeVar("T")
 
 RetryLike = RetryPolicy | Sequence[RetryPolicy]
 TimeoutLike = float | timedelta | TimeoutPolicy
-
-_SYNC_WORKERS = int(os.environ.get("LANGGRAPH_PARALLEL_SYNC_WORKERS", "256"))
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def sync_pool() -> ThreadPoolExecutor:
-    """The thread pool that runs sync callables, so they are not capped by the loop's default.
-
-    Its size is `LANGGRAPH_PARALLEL_SYNC_WORKERS` (default 256); threads start on demand.
-    """
-    global _pool
-    if _pool is None:
-        with _pool_lock:
-            if _pool is None:
-                _pool = ThreadPoolExecutor(_SYNC_WORKERS, thread_name_prefix="langgraph-parallel")
-    return _pool
-
 
 ExecutorLike = Literal["thread", "process"] | concurrent.futures.Executor
 """Where sync branches run.
@@ -74,87 +53,6 @@ ExecutorLike = Literal["thread", "process"] | concurrent.futures.Executor
   must pickle too; it gets no config, so no model calls or streaming from inside it.
 - any `concurrent.futures.Executor`: used as given, e.g. a distributed engine's executor.
 """
-
-_processes: concurrent.futures.ProcessPoolExecutor | None = None
-
-
-def process_pool() -> concurrent.futures.ProcessPoolExecutor:
-    """The shared process pool for `executor="process"`, started on first use."""
-    global _processes
-    if _processes is None:
-        with _pool_lock:
-            if _processes is None:
-                import multiprocessing
-
-                # spawn, not fork: this process has threads (pools, the background loop).
-                _processes = concurrent.futures.ProcessPoolExecutor(
-                    mp_context=multiprocessing.get_context("spawn")
-                )
-                # Shut down while modules still exist, not from a finaliser at teardown.
-                atexit.register(_processes.shutdown, wait=True, cancel_futures=True)
-    return _processes
-
-
-_loop: asyncio.AbstractEventLoop | None = None
-_loop_thread: threading.Thread | None = None
-_loop_lock = threading.Lock()
-
-
-def _background_loop() -> asyncio.AbstractEventLoop:
-    global _loop, _loop_thread
-    if _loop is None or _loop.is_closed():
-        with _loop_lock:
-            if _loop is None or _loop.is_closed():
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(
-                    target=loop.run_forever, name="langgraph-parallel-loop", daemon=True
-                )
-                thread.start()
-                _loop, _loop_thread = loop, thread
-    return _loop
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from sync code, in the caller's context.
-
-    It runs on one event loop the package keeps in a background thread, shared by every
-    sync call: starting a loop per call (as `asyncio.run` does) cost more than the work in
-    a 100-branch fan-out under `invoke`.
-    """
-    loop = _background_loop()
-    ctx = contextvars.copy_context()
-    if threading.current_thread() is _loop_thread:
-        # Called (blocking) from code on that very loop: waiting on it would never end, so
-        # run on a private loop in a helper thread instead.
-        return sync_pool().submit(ctx.run, asyncio.run, coro).result()
-    done: concurrent.futures.Future[T] = concurrent.futures.Future()
-
-    def start() -> None:
-        task = loop.create_task(coro, context=ctx)
-        task.add_done_callback(lambda t: _settle(t, done))
-
-    loop.call_soon_threadsafe(start)
-    try:
-        return done.result()
-    except BaseException:
-        if not done.done():  # the caller gave up (e.g. KeyboardInterrupt): stop the work too
-            loop.call_soon_threadsafe(_cancel_matching, coro)
-        raise
-
-
-def _settle(task: asyncio.Task[T], done: concurrent.futures.Future[T]) -> None:
-    if task.cancelled():
-        done.set_exception(concurrent.futures.CancelledError())
-    elif (exc := task.exception()) is not None:
-        done.set_exception(exc)
-    else:
-        done.set_result(task.result())
-
-
-def _cancel_matching(coro: Coroutine[Any, Any, Any]) -> None:
-    for task in asyncio.all_tasks():
-        if task.get_coro() is coro:
-            task.cancel()
 
 
 def timeout_seconds(timeout: TimeoutLike | None, *, what: str) -> float | None:
@@ -226,6 +124,57 @@ def _is_async_callable(fn: Any) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__)
 
 
+_INJECTABLE = ("config", "writer", "store", "runtime")
+_KEYWORD_KINDS = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
+def _injectable(fn: Any) -> frozenset[str]:
+    """Which of LangGraph's node arguments (`config`, `writer`, `store`, `runtime`) `fn` takes.
+
+    The same names a LangGraph node may declare; they are filled in from the public
+    `get_stream_writer`, `get_store` and `get_runtime` when the unit runs.
+    """
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):  # a builtin or C callable: give it its input only
+        return frozenset()
+    return frozenset(
+        p.name for p in params[1:] if p.name in _INJECTABLE and p.kind in _KEYWORD_KINDS
+    )
+
+
+def _injected(names: frozenset[str], config: RunnableConfig) -> dict[str, Any]:
+    from langgraph.config import get_store
+    from langgraph.runtime import get_runtime
+
+    kwargs: dict[str, Any] = {}
+    for name in names:
+        if name == "config":
+            kwargs[name] = config
+        elif name == "writer":
+            kwargs[name] = stream_writer() or _does_nothing
+        elif name == "store":
+            kwargs[name] = get_store()
+        else:
+            kwargs[name] = get_runtime()
+    return kwargs
+
+
+class _Injecting(Runnable[Any, Any]):
+    """A function that takes LangGraph's node arguments, called with them (and not traced)."""
+
+    def __init__(self, fn: Callable[..., Any], names: frozenset[str], sync: bool) -> None:
+        self.fn, self.names, self.sync = fn, names, sync
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        """Call the function (a sync one) with its input and the arguments it asks for."""
+        return self.fn(input, **_injected(self.names, config or _context_config()))
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        """Await the function (an async one) with its input and the arguments it asks for."""
+        return await self.fn(input, **_injected(self.names, config or _context_config()))
+
+
 class Unit:
     """A branch, worker or voter, adapted so it can be awaited with an input and a config.
 
@@ -235,13 +184,14 @@ class Unit:
     the given `executor` (see `ExecutorLike`).
     """
 
-    __slots__ = ("direct", "executor", "label", "runnable", "sync", "takes_config")
+    __slots__ = ("direct", "executor", "injected", "label", "runnable", "sync", "takes_config")
 
     def __init__(self, thing: Any, *, label: str, executor: ExecutorLike | None = None) -> None:
         self.label = label
         self.direct: Callable[..., Any] | None = None
         self.takes_config = False
         self.executor: concurrent.futures.Executor | None = None
+        self.injected: frozenset[str] = frozenset()
         if isinstance(thing, Runnable):
             self.runnable: Runnable[Any, Any] = thing
             self.sync = isinstance(thing, RunnableLambda) and not hasattr(thing, "afunc")
@@ -251,15 +201,11 @@ class Unit:
                     f"{label} is a generator function; return a value instead of yielding"
                 )
             self.sync = not _is_async_callable(thing)
-            wrapped = (
-                RunnableCallable(thing, None, trace=False)
-                if self.sync
-                else RunnableCallable(None, thing, trace=False)
-            )
-            self.runnable = wrapped
-            injected = set(wrapped.func_accepts)
-            if injected <= {"config"}:
-                self.direct, self.takes_config = thing, bool(injected)
+            self.injected = _injectable(thing)
+            if self.injected <= {"config"}:
+                self.direct, self.takes_config = thing, bool(self.injected)
+            else:
+                self.runnable = _Injecting(thing, self.injected, self.sync)
         else:
             raise TypeError(
                 f"{label} must be a function, a Runnable or a compiled graph, "
@@ -449,19 +395,15 @@ def _does_nothing(_: Any) -> None:
 
 
 def stream_writer() -> StreamWriter | None:
-    """LangGraph's custom-stream writer; `None` outside a graph run or when nobody listens.
+    """LangGraph's custom-stream writer; `None` outside a graph run.
 
-    Without `stream_mode="custom"` LangGraph hands nodes a function that does nothing;
-    recognising it spares building two progress events per unit for nothing.
+    Progress events are written whether or not anyone streams `"custom"`: LangGraph has no
+    public way to ask, and a writer nobody reads costs two small dicts per unit.
     """
     try:
-        writer = get_stream_writer()
+        return get_stream_writer()
     except RuntimeError:  # called outside a runnable context, e.g. node.invoke() directly
         return None
-    code = getattr(writer, "__code__", None)
-    if code is not None and code.co_code == _does_nothing.__code__.co_code and not code.co_names:
-        return None
-    return writer
 
 
 def _event(kind: str, branch: str, index: int, **fields: Any) -> dict[str, Any]:
@@ -815,17 +757,35 @@ async def _cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
 NodeFunc = Callable[[Any, RunnableConfig], Coroutine[Any, Any, Any]]
 
 
-def make_node(afunc: NodeFunc, *, name: str) -> RunnableCallable:
-    """A node that runs `afunc` natively under `ainvoke`, and on its own loop under `invoke`.
+class AsyncNode(Runnable[Any, Any]):
+    """A graph node around an async function, for both of LangGraph's paths.
 
-    Under `invoke` LangGraph runs each task in a thread; giving each its own event loop
-    keeps async branches concurrent there too.
+    Under `ainvoke` it is awaited; under `invoke` it runs to completion on the calling
+    thread's own event loop (see `_bridge.run_sync`).
+
+    LangGraph's own `add_node(afunc)` would reject the sync path; a `RunnableLambda` would
+    trace each call as a child run. This does neither.
     """
 
-    def func(value: Any, config: RunnableConfig) -> Any:
-        return run_sync(afunc(value, config))
+    def __init__(self, afunc: NodeFunc, *, name: str) -> None:
+        self.afunc, self.name = afunc, name
 
-    return RunnableCallable(func, afunc, name=name, trace=False)
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        """Run the node from sync code."""
+        return run_sync(self.afunc(input, config or _context_config()))
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        """Run the node."""
+        return await self.afunc(input, config or _context_config())
+
+
+def make_node(afunc: NodeFunc, *, name: str) -> AsyncNode:
+    """A node that runs `afunc` natively under `ainvoke`, and on its thread's loop under `invoke`.
+
+    Under `invoke` LangGraph runs each task of a step in a thread of its own; each runs its
+    async branch on that thread's event loop, so async branches stay concurrent there too.
+    """
+    return AsyncNode(afunc, name=name)
 
 
 def usage_total(records: Sequence[Mapping[str, Any]]) -> UsageMetadata | None:

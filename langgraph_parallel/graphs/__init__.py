@@ -1,7 +1,7 @@
 """Graph factories: sectioning fan-out, orchestrator-worker, voting and guarded generation."""
 
 from langgraph_parallel._engine import ExecutorLike
-from langgraph_parallel.graphs._common import CompiledParallelGraph, OnError, ParallelStateGraph
+from langgraph_parallel.graphs._common import OnError, ParallelStateGraph
 from langgraph_parallel.graphs.fanout import Branch, create_fanout_graph
 from langgraph_parallel.graphs.guarded import create_guarded_graph
 from langgraph_parallel.graphs.orchestrator import create_orchestrator_graph
@@ -10,7 +10,6 @@ from langgraph_parallel.graphs.voting import create_voting_graph
 
 __all__ = [
     "Branch",
-    "CompiledParallelGraph",
     "ExecutorLike",
     "OnError",
     "ParallelStateGraph",

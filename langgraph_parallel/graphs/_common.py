@@ -9,9 +9,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Annotated, Any, Literal, NotRequired, Required, get_args, get_origin
 
 from langchain_core.runnables import RunnableConfig
-from langchain_core.runnables.config import var_child_runnable_config
-from langgraph._internal._constants import CONFIG_KEY_CHECKPOINTER, CONFIG_KEY_TASK_ID
 from langgraph.cache.base import BaseCache
+from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
@@ -23,7 +22,6 @@ from langgraph_parallel._engine import (
     NodeFunc,
     Policy,
     Unit,
-    run_sync,
     run_unit,
     stream_writer,
     unit_config,
@@ -248,42 +246,6 @@ def run_limits(max_concurrency: object, token_budget: object, *, graph: str) -> 
     return RunLimits(max_concurrency, budget)
 
 
-class CompiledParallelGraph(CompiledStateGraph[Any, Any, Any, Any]):
-    """A compiled graph of this package: `invoke` takes the async path where it safely can.
-
-    LangGraph's sync `invoke` runs each task of a step on a thread of a pool it creates
-    for that call, which costs about 0.2 ms per parallel task. Every node of this package's
-    graphs is async at heart, so a top-level `invoke` with no checkpointer, store or cache,
-    or only the in-memory ones, runs as `ainvoke` on the package's background event loop
-    and returns its result: the same output, the same interrupts, and `fail_fast` cancels
-    running async siblings as it does under `ainvoke`. Anything else (a database
-    checkpointer, a call as a subgraph of another graph) takes LangGraph's own sync path.
-    """
-
-    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        if not self._async_is_safe(config):
-            return super().invoke(input, config, **kwargs)
-        return run_sync(self.ainvoke(input, config, **kwargs))
-
-    def _async_is_safe(self, config: RunnableConfig | None) -> bool:
-        """Whether this call may run as `ainvoke`: top level, with in-memory persistence."""
-        from langgraph.cache.memory import InMemoryCache
-        from langgraph.checkpoint.memory import InMemorySaver
-        from langgraph.store.memory import InMemoryStore
-
-        for caller in (config, var_child_runnable_config.get()):
-            if CONFIG_KEY_TASK_ID in (caller or {}).get("configurable", {}):
-                return False  # nested in another graph's run: its sync machinery is in charge
-        return all(
-            part is None or isinstance(part, safe)
-            for part, safe in (
-                (self.checkpointer, InMemorySaver),
-                (self.store, InMemoryStore),
-                (self.cache, InMemoryCache),
-            )
-        )
-
-
 class ParallelStateGraph(StateGraph[Any, Any, Any, Any]):
     """A `StateGraph` whose compiled form does not throttle its parallel branches.
 
@@ -291,8 +253,7 @@ class ParallelStateGraph(StateGraph[Any, Any, Any, Any]):
     threads (default `min(32, cpus + 4)`), which would queue branches on small machines.
     `compile()` sets a default `max_concurrency` large enough for every branch to start at
     once; a `max_concurrency` passed at invoke time still wins. Use the factory's own
-    `max_concurrency` option to cap branches. `compile()` returns a `CompiledParallelGraph`,
-    whose `invoke` avoids that thread pool where it safely can.
+    `max_concurrency` option to cap branches.
     """
 
     parallel_tasks: int = 1
@@ -311,7 +272,7 @@ class ParallelStateGraph(StateGraph[Any, Any, Any, Any]):
         debug: bool = False,
         name: str | None = None,
         transformers: Sequence[Any] | None = None,
-    ) -> CompiledParallelGraph:
+    ) -> CompiledStateGraph[Any, Any, Any, Any]:
         """Compile the graph; same arguments as `StateGraph.compile`."""
         compiled = super().compile(
             checkpointer,
@@ -323,10 +284,7 @@ class ParallelStateGraph(StateGraph[Any, Any, Any, Any]):
             name=name,
             transformers=transformers,
         )
-        attrs = {k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"}
-        return CompiledParallelGraph(**attrs).with_config(
-            max_concurrency=max(32, self.parallel_tasks + 4)
-        )
+        return compiled.with_config(max_concurrency=max(32, self.parallel_tasks + 4))
 
     def start_units(
         self, state: StateSpec, units: Sequence[tuple[str, str]], *, deadline: float | None

@@ -1,0 +1,123 @@
+"""The sync/async bridge: how sync callers run the package's async nodes, and the worker pools.
+
+Each thread that calls `run_sync` runs the coroutine on an event loop of its own (kept for
+the thread's next call, closed when the thread is gone), never on a loop shared with other
+threads: a shared loop let one caller's blocking code stall every other caller, deadlocked
+a branch that called another graph's sync `invoke` from that loop, and was lost in a child
+after `fork()`. A thread whose loop is already running (a notebook cell, or an async branch
+that calls a graph's sync `invoke`) gets a fresh loop in a helper thread, and blocks the way
+any sync call does. After `fork()` the child starts with no loops and no pools.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import contextlib
+import contextvars
+import os
+import threading
+import weakref
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_SYNC_WORKERS = int(os.environ.get("LANGGRAPH_PARALLEL_SYNC_WORKERS", "256"))
+_pool: ThreadPoolExecutor | None = None
+_processes: concurrent.futures.ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_local = threading.local()
+
+
+def sync_pool() -> ThreadPoolExecutor:
+    """The thread pool that runs sync callables, so they are not capped by the loop's default.
+
+    Its size is `LANGGRAPH_PARALLEL_SYNC_WORKERS` (default 256); threads start on demand.
+    """
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(_SYNC_WORKERS, thread_name_prefix="langgraph-parallel")
+    return _pool
+
+
+def process_pool() -> concurrent.futures.ProcessPoolExecutor:
+    """The shared process pool for `executor="process"`, started on first use."""
+    global _processes
+    if _processes is None:
+        with _pool_lock:
+            if _processes is None:
+                import multiprocessing
+
+                # spawn, not fork: this process has threads (pools, event loops).
+                _processes = concurrent.futures.ProcessPoolExecutor(
+                    mp_context=multiprocessing.get_context("spawn")
+                )
+                # Shut down while modules still exist, not from a finaliser at teardown.
+                atexit.register(_processes.shutdown, wait=True, cancel_futures=True)
+    return _processes
+
+
+def _thread_loop() -> asyncio.AbstractEventLoop:
+    """This thread's own event loop, reused across calls, made on first use."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
+    if loop is None:
+        loop = _local.loop = asyncio.new_event_loop()
+        # Closed once the thread is gone, not left to the garbage collector's warning.
+        weakref.finalize(threading.current_thread(), loop.close)
+    return loop
+
+
+def _run_here(coro: Coroutine[Any, Any, T], context: contextvars.Context) -> T:
+    loop = _thread_loop()
+    task = loop.create_task(coro, context=context)
+    try:
+        return loop.run_until_complete(task)
+    except BaseException:
+        if not task.done():  # the caller gave up (e.g. KeyboardInterrupt): stop the work too
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(task)
+        raise
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, in the caller's context.
+
+    It runs on the calling thread's own event loop; if that loop is busy running the
+    caller, on the loop of a thread started for this call. Either way the caller blocks
+    until the coroutine is done.
+    """
+    context = contextvars.copy_context()
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _run_here(coro, context)
+    done: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            done.set_result(_run_here(coro, context))
+        except BaseException as exc:
+            done.set_exception(exc)
+        finally:
+            _thread_loop().close()
+
+    threading.Thread(target=run, name="langgraph-parallel-nested", daemon=True).start()
+    return done.result()
+
+
+def _after_fork_in_child() -> None:
+    # The parent's threads (pool workers, loops' threads) do not exist here, and a loop
+    # made before the fork shares its selector with the parent: start with none.
+    global _pool, _processes, _pool_lock, _local
+    _pool, _processes = None, None
+    _pool_lock = threading.Lock()
+    _local = threading.local()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
