@@ -19,9 +19,13 @@ import contextvars
 import os
 import threading
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
+
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from langgraph_parallel._telemetry import context_config
 
 T = TypeVar("T")
 
@@ -121,3 +125,37 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+NodeFunc = Callable[[Any, RunnableConfig], Coroutine[Any, Any, Any]]
+
+
+class AsyncNode(Runnable[Any, Any]):
+    """A graph node around an async function, for both of LangGraph's paths.
+
+    Under `ainvoke` it is awaited; under `invoke` it runs to completion on the calling
+    thread's own event loop (see `_bridge.run_sync`).
+
+    LangGraph's own `add_node(afunc)` would reject the sync path; a `RunnableLambda` would
+    trace each call as a child run. This does neither.
+    """
+
+    def __init__(self, afunc: NodeFunc, *, name: str) -> None:
+        self.afunc, self.name = afunc, name
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        """Run the node from sync code."""
+        return run_sync(self.afunc(input, config or context_config()))
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        """Run the node."""
+        return await self.afunc(input, config or context_config())
+
+
+def make_node(afunc: NodeFunc, *, name: str) -> AsyncNode:
+    """A node that runs `afunc` natively under `ainvoke`, and on its thread's loop under `invoke`.
+
+    Under `invoke` LangGraph runs each task of a step in a thread of its own; each runs its
+    async branch on that thread's event loop, so async branches stay concurrent there too.
+    """
+    return AsyncNode(afunc, name=name)

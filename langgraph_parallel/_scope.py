@@ -50,7 +50,7 @@ class RunScope:
     """When (`time.time()`) the run's units must be done, if it has a deadline."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # branch -> index -> ...: integer keys, because a tuple key per running unit is one more
-    # object per unit for the garbage collector (see `_engine.run_unit`).
+    # object per unit for the garbage collector (see `_runner._Runner`).
     _running: dict[str, dict[int, asyncio.Task[Any]]] = field(default_factory=dict)
     _stopped: dict[str, dict[int, StopReason]] = field(default_factory=dict)
     _attached: dict[str, Any] = field(default_factory=dict)

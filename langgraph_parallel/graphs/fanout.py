@@ -9,27 +9,23 @@ from typing import Any
 from langchain_core.runnables import Runnable
 from langgraph.graph import END
 
-from langgraph_parallel._engine import (
+from langgraph_parallel._bridge import make_node
+from langgraph_parallel._options import (
     ExecutorLike,
+    MaxConcurrency,
+    OnError,
     Policy,
     RetryLike,
     TimeoutLike,
-    Unit,
-    make_node,
+    failure_mode,
     retry_policies,
+    run_limits,
     timeout_seconds,
 )
-from langgraph_parallel.graphs._common import (
-    MaxConcurrency,
-    OnError,
-    ParallelStateGraph,
-    StateSpec,
-    check_name,
-    failure_mode,
-    join_node,
-    run_limits,
-    unit_node,
-)
+from langgraph_parallel._unit import Unit
+from langgraph_parallel.graphs._graph import ParallelStateGraph
+from langgraph_parallel.graphs._input import StateSpec, check_name
+from langgraph_parallel.graphs._nodes import join_node, unit_node
 from langgraph_parallel.state.schemas import ParallelState
 
 AGGREGATOR = "aggregator"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from langgraph_parallel._engine import RetryLike, TimeoutLike
-from langgraph_parallel.graphs._common import ParallelStateGraph
+from langgraph_parallel._options import RetryLike, TimeoutLike
+from langgraph_parallel.graphs._graph import ParallelStateGraph
 from langgraph_parallel.graphs.fanout import create_fanout_graph
 from langgraph_parallel.nodes.guardrails import gate, stops_on_block, withheld
 

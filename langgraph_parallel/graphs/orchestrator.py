@@ -11,34 +11,28 @@ from langgraph.graph import END, START
 from langgraph.pregel import Pregel
 from langgraph.types import Command, Overwrite, Send
 
-from langgraph_parallel._engine import (
+from langgraph_parallel._bridge import NodeFunc, make_node
+from langgraph_parallel._options import (
     ExecutorLike,
-    NodeFunc,
+    MaxConcurrency,
+    OnError,
     Policy,
     RetryLike,
     TimeoutLike,
-    Unit,
-    make_node,
+    check_positive,
+    failure_mode,
     retry_policies,
-    run_units,
-    stream_writer,
+    run_limits,
     timeout_seconds,
 )
+from langgraph_parallel._runner import run_units
 from langgraph_parallel._scope import RunLimits, new_scope_id
+from langgraph_parallel._telemetry import stream_writer
+from langgraph_parallel._unit import Unit
 from langgraph_parallel.errors import InvalidPlanError
-from langgraph_parallel.graphs._common import (
-    MaxConcurrency,
-    OnError,
-    ParallelStateGraph,
-    StateSpec,
-    check_positive,
-    check_saveable,
-    deadline_at,
-    failure_mode,
-    join_node,
-    run_limits,
-    run_scope_for,
-)
+from langgraph_parallel.graphs._graph import ParallelStateGraph
+from langgraph_parallel.graphs._input import StateSpec, check_saveable
+from langgraph_parallel.graphs._nodes import deadline_at, join_node, run_scope_for
 from langgraph_parallel.state.schemas import OrchestratorState
 
 PLANNER = "planner"

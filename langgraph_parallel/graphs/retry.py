@@ -8,7 +8,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, Send, StateSnapshot
 
-from langgraph_parallel.graphs._common import ParallelStateGraph
+from langgraph_parallel.graphs._graph import ParallelStateGraph
 from langgraph_parallel.state.records import BranchStatus
 
 FAILED: tuple[BranchStatus, ...] = ("error", "timeout", "cancelled")

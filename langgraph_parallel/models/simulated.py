@@ -25,7 +25,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from langgraph_parallel._engine import current_unit
+from langgraph_parallel._telemetry import current_unit
 from langgraph_parallel.models._schema import SchemaFiller
 
 SIMULATED_NOTICE = "[simulated]"

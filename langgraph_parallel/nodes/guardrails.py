@@ -10,8 +10,10 @@ from langgraph.constants import TAG_NOSTREAM
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
-from langgraph_parallel._engine import Unit, current_unit, make_node
+from langgraph_parallel._bridge import make_node
 from langgraph_parallel._scope import RunScope, StopReason, find_scope
+from langgraph_parallel._telemetry import current_unit
+from langgraph_parallel._unit import Unit
 from langgraph_parallel.nodes._text import render_input
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.prompts import BasePromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from langgraph_parallel._engine import make_node
+from langgraph_parallel._bridge import make_node
 from langgraph_parallel._limits import ConcurrencyLimit
 from langgraph_parallel.models import ModelLike, resolve_model
 from langgraph_parallel.nodes._text import render_input, variables

@@ -10,17 +10,13 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
 from langchain_core.tools import tool as as_tool
 
-from langgraph_parallel._engine import (
-    Policy,
-    TimeoutLike,
-    Unit,
-    make_node,
-    run_units,
-    stream_writer,
-    timeout_seconds,
-)
+from langgraph_parallel._bridge import make_node
 from langgraph_parallel._limits import ConcurrencyLimit
+from langgraph_parallel._options import Policy, TimeoutLike, timeout_seconds
+from langgraph_parallel._runner import run_units
 from langgraph_parallel._scope import RunLimits, new_scope_id
+from langgraph_parallel._telemetry import stream_writer
+from langgraph_parallel._unit import Unit
 from langgraph_parallel.state.records import BranchResult
 
 

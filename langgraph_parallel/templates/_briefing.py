@@ -40,7 +40,7 @@ def briefing_writer(
     model: ModelLike,
 ) -> Runnable[Any, Any]:
     """An aggregator: the model writes a short summary; the sections follow it as data."""
-    from langgraph_parallel._engine import make_node
+    from langgraph_parallel._bridge import make_node
 
     chat = resolve_model(model)
 

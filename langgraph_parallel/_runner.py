@@ -1,0 +1,419 @@
+"""How one unit of parallel work runs: timeout, retries, concurrency limit, record, events.
+
+Every branch, work item and voter of every graph runs through `run_unit`, so the failure
+policy behaves the same everywhere. LangGraph's own node-level `TimeoutPolicy` and
+`error_handler` are not used for branches because (1) they cannot time out sync callables,
+(2) the items of a chunked fan-out are not nodes, and (3) a failure record needs the elapsed
+time and attempt count that only the code around the call knows. Retries follow LangGraph's
+`RetryPolicy` exactly (same fields, same backoff, same default `retry_on`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar, cast
+
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import var_child_runnable_config
+from langgraph.errors import GraphBubbleUp, NodeTimeoutError
+from langgraph.types import StreamWriter
+
+from langgraph_parallel._options import Policy, retry_delay
+from langgraph_parallel._redact import redact
+from langgraph_parallel._scope import RunScope, StopReason
+from langgraph_parallel._telemetry import (
+    _event,
+    _unit_record,
+    _unit_scope,
+    context_config,
+    unit_config,
+    with_usage_collector,
+)
+from langgraph_parallel._unit import Unit
+from langgraph_parallel.errors import DeadlineExceeded
+from langgraph_parallel.state.records import BranchError, BranchResult, BranchStatus
+
+T = TypeVar("T")
+
+
+def _error(exc: BaseException) -> BranchError:
+    kind = exc.kind if isinstance(exc, _Reason) else type(exc).__name__
+    return {"type": kind, "message": redact(str(exc))}  # provider errors can echo credentials
+
+
+def _new_record(branch: str, index: int) -> dict[str, Any]:
+    return {
+        "branch": branch,
+        "index": index,
+        "status": "ok",
+        "value": None,
+        "error": None,
+        "elapsed": 0.0,
+        "attempts": 0,
+        "usage": None,
+    }
+
+
+def _finish(
+    record: dict[str, Any],
+    status: BranchStatus,
+    *,
+    value: Any = None,
+    exc: BaseException | None = None,
+    elapsed: float = 0.0,
+    attempts: int = 0,
+) -> BranchResult:
+    """Complete a unit's record (created when it started, so usage could be added to it)."""
+    record["status"] = status
+    record["value"] = value
+    record["error"] = None if exc is None else _error(exc)
+    record["elapsed"] = elapsed
+    record["attempts"] = attempts
+    return cast(BranchResult, record)
+
+
+async def attempt_with_timeout(
+    call: Callable[[], Awaitable[T]], timeout: float | None, label: str
+) -> T:
+    """Await `call()`; past `timeout` seconds, raise LangGraph's `NodeTimeoutError`."""
+    if timeout is None:
+        return await call()
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout) as scope:
+            return await call()
+    except TimeoutError:
+        if scope.expired():
+            raise NodeTimeoutError(
+                label, time.perf_counter() - started, kind="run", run_timeout=timeout
+            ) from None
+        raise
+
+
+_LATE = StopReason("DeadlineExceeded", "not started: the run's deadline had passed")
+
+
+class _Reason(Exception):
+    def __init__(self, reason: StopReason) -> None:
+        super().__init__(reason.message)
+        self.kind = reason.kind
+
+
+class _Runner:
+    """Runs the units of one batch: what they share is kept here, once, not per unit.
+
+    A waiting unit's coroutine frame is the largest thing the package keeps per item of a
+    large fan-out, so `run` takes only what differs per unit and the rare paths (failure,
+    stop, budget) live in plain methods. Every object a waiting unit keeps alive also counts
+    against Python's garbage collector, whose full collections dominated 10,000-item
+    fan-outs before.
+    """
+
+    __slots__ = ("branch", "limit", "policy", "scope", "unit", "writer")
+
+    def __init__(
+        self,
+        unit: Unit,
+        branch: str,
+        policy: Policy,
+        scope: RunScope | None,
+        writer: StreamWriter | None,
+    ) -> None:
+        self.unit = unit
+        self.branch = branch
+        self.policy = policy
+        self.scope = scope
+        self.writer = writer
+        self.limit = scope.limit if scope is not None else None
+
+    async def run(
+        self, index: int, value: Any, config: RunnableConfig | None, own_context: bool
+    ) -> BranchResult:
+        """Run unit `index` and return its record (see `run_unit`)."""
+        record = _new_record(self.branch, index)
+        tokens = _enter(record, self.scope, config, own_context)
+        started: float | None = None
+        try:
+            if self.scope is not None and (stop := self.scope.enter(self.branch, index)):
+                return self._stopped(record, stop, started)
+            while True:
+                if self.limit is not None and not await self._acquire():
+                    return self._stopped(record, _LATE, started, "timeout")
+                try:
+                    if (stop := self._over_budget() or self._late()) is not None:
+                        late: BranchStatus = "timeout" if stop is _LATE else "cancelled"
+                        return self._stopped(record, stop, started, late)
+                    if started is None:
+                        started = time.perf_counter()
+                    self._attempt(record)
+                    try:
+                        seconds, by_deadline = self._allowed()
+                        if seconds is None:
+                            result = await self.unit(value, config or context_config())
+                        else:
+                            result = await self._timed(value, config, started, seconds, by_deadline)
+                    except GraphBubbleUp:
+                        raise
+                    except Exception as exc:
+                        delay = self._failed(record, exc, started)
+                        if delay is None:
+                            return cast(BranchResult, record)
+                    else:
+                        return self._succeeded(record, result, started)
+                finally:
+                    if self.limit is not None:
+                        self.limit.release()
+                await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            stop = self.scope.leave(self.branch, index) if self.scope is not None else None
+            if stop is None:
+                raise
+            if (task := asyncio.current_task()) is not None:
+                task.uncancel()
+            return self._stopped(record, stop, started)
+        finally:
+            if self.scope is not None:
+                self.scope.leave(self.branch, index)
+            if tokens is not None:
+                _exit(tokens)
+
+    def _left(self) -> float | None:
+        """Seconds until the run's deadline, if it has one."""
+        deadline = self.scope.deadline if self.scope is not None else None
+        return None if deadline is None else deadline - time.time()
+
+    def _late(self) -> StopReason | None:
+        left = self._left()
+        return _LATE if left is not None and left <= 0 else None
+
+    def _allowed(self) -> tuple[float | None, bool]:
+        """How long this attempt may take, and whether the run's deadline is what limits it."""
+        timeout, left = self.policy.timeout, self._left()
+        if left is not None and (timeout is None or left < timeout):
+            return max(left, 0.0), True
+        return timeout, False
+
+    async def _acquire(self) -> bool:
+        """Wait for a place under the cap; `False` if the run's deadline came first."""
+        assert self.limit is not None
+        left = self._left()
+        if left is None:
+            await self.limit.acquire()
+            return True
+        try:
+            async with asyncio.timeout(max(left, 0.0)):
+                await self.limit.acquire()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _timed(
+        self,
+        value: Any,
+        config: RunnableConfig | None,
+        started: float,
+        seconds: float,
+        by_deadline: bool,
+    ) -> Any:
+        try:
+            async with asyncio.timeout(seconds) as deadline:
+                return await self.unit(value, config or context_config())
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            elapsed = time.perf_counter() - started
+            if by_deadline:
+                raise DeadlineExceeded(
+                    f"{self.unit.label} was stopped by the run's deadline after {elapsed:.3f}s"
+                ) from None
+            raise NodeTimeoutError(
+                self.unit.label, elapsed, kind="run", run_timeout=self.policy.timeout
+            ) from None
+
+    def _over_budget(self) -> StopReason | None:
+        # Checked once the unit could start, so units queued behind the cap see the spend.
+        scope = self.scope
+        if scope is None or not scope.over_budget():
+            return None
+        return StopReason(
+            "TokenBudgetExceeded",
+            f"not started: the run used {scope.tokens:,} tokens of its "
+            f"token_budget={scope.token_budget:,}",
+        )
+
+    def _attempt(self, record: dict[str, Any]) -> None:
+        record["attempts"] += 1
+        if self.writer is not None:
+            kind = "start" if record["attempts"] == 1 else "retry"
+            self.writer(_event(kind, self.branch, record["index"], attempt=record["attempts"]))
+
+    def _succeeded(self, record: dict[str, Any], result: Any, started: float) -> BranchResult:
+        elapsed = time.perf_counter() - started
+        done = _finish(record, "ok", value=result, elapsed=elapsed, attempts=record["attempts"])
+        self._ended("finish", done)
+        return done
+
+    def _failed(self, record: dict[str, Any], exc: Exception, started: float) -> float | None:
+        """The delay before a retry, or `None` after the last try.
+
+        The last try's failure is recorded, or raised under `fail_fast`.
+        """
+        late = isinstance(exc, DeadlineExceeded)
+        delay = None if late else retry_delay(self.policy.retry, exc, record["attempts"])
+        left = self._left()
+        if delay is not None and (left is None or delay < left):  # no retry past the deadline
+            return delay
+        elapsed = time.perf_counter() - started
+        timed_out = late or isinstance(exc, NodeTimeoutError)
+        status: BranchStatus = "timeout" if timed_out else "error"
+        done = _finish(record, status, exc=exc, elapsed=elapsed, attempts=record["attempts"])
+        self._ended("error", done)
+        if self.policy.fail_fast:
+            raise exc
+        return None
+
+    def _stopped(
+        self,
+        record: dict[str, Any],
+        reason: StopReason,
+        started: float | None,
+        status: BranchStatus = "cancelled",
+    ) -> BranchResult:
+        elapsed = 0.0 if started is None else time.perf_counter() - started
+        done = _finish(
+            record, status, exc=_Reason(reason), elapsed=elapsed, attempts=record["attempts"]
+        )
+        self._ended("error", done)
+        return done
+
+    def _ended(self, kind: str, record: BranchResult) -> None:
+        """Stream the unit's end at once, with its record.
+
+        So results arrive as each unit finishes, not when LangGraph commits its task (or,
+        for a chunk, when the chunk's slowest item is done).
+        """
+        if self.writer is not None:
+            self.writer(
+                _event(
+                    kind,
+                    self.branch,
+                    record["index"],
+                    status=record["status"],
+                    error=record["error"],
+                    elapsed=record["elapsed"],
+                    attempts=record["attempts"],
+                    record=record,
+                )
+            )
+
+
+_Tokens = tuple[contextvars.Token[Any], contextvars.Token[Any], contextvars.Token[Any] | None]
+
+
+def _enter(
+    record: dict[str, Any],
+    scope: RunScope | None,
+    config: RunnableConfig | None,
+    own_context: bool,
+) -> _Tokens | None:
+    """Make `record` (and `config`) the unit's context; the tokens to undo it, if needed."""
+    if own_context:  # nothing to undo: the context dies with the task
+        _unit_record.set(record)
+        if config is not None:
+            var_child_runnable_config.set(config)
+        return None
+    return (
+        _unit_record.set(record),
+        _unit_scope.set(scope),
+        None if config is None else var_child_runnable_config.set(config),
+    )
+
+
+def _exit(tokens: _Tokens) -> None:
+    _unit_record.reset(tokens[0])
+    _unit_scope.reset(tokens[1])
+    if tokens[2] is not None:
+        var_child_runnable_config.reset(tokens[2])
+
+
+async def run_unit(
+    unit: Unit,
+    value: Any,
+    *,
+    branch: str,
+    index: int,
+    config: RunnableConfig,
+    policy: Policy,
+    scope: RunScope | None = None,
+    writer: StreamWriter | None = None,
+) -> BranchResult:
+    """Run one unit of work under `policy` and return its record.
+
+    Its elapsed time runs from its first attempt's start (after any wait for a concurrency
+    slot) to its end. Under `fail_fast` the unit's final error is raised instead of
+    recorded. Interrupts and other LangGraph control flow (`GraphBubbleUp`) propagate, and
+    so does cancellation, unless the unit's own `scope` stopped it: then it is recorded as
+    `cancelled`.
+    """
+    runner = _Runner(unit, branch, policy, scope, writer)
+    return await runner.run(index, value, config, False)
+
+
+Job = tuple[Unit, str, int, Any]
+"""One unit of work for `run_units`: what to run, its branch name, its index, its input."""
+
+
+async def run_units(
+    jobs: Iterable[Job],
+    *,
+    config: RunnableConfig,
+    policy: Policy,
+    scope: RunScope | None = None,
+    writer: StreamWriter | None = None,
+) -> list[BranchResult]:
+    """Run many units concurrently, each in a task of its own; records come in `jobs` order.
+
+    Under `fail_fast` the first error cancels the other units and is raised. `jobs` may be a
+    generator: nothing keeps a job once its task has started. Each task starts with the
+    shared config and scope in its context, and sets no variables it would have to reset
+    (its context dies with it). A unit that is given a config gets one of its own, tagged
+    with its branch and index (`unit_config`); a plain function that takes no config gets
+    none, so model calls it makes without a config carry the shared config's metadata, not
+    its index. Per-unit objects are what a very large fan-out pays for; see `_Runner`.
+    """
+    config = with_usage_collector(config)
+    runners: dict[tuple[int, str], _Runner] = {}
+    shared = (var_child_runnable_config.set(config), _unit_scope.set(scope))
+    try:
+        tasks = []
+        for unit, branch, index, value in jobs:
+            runner = runners.get((id(unit), branch))
+            if runner is None:
+                runner = runners[id(unit), branch] = _Runner(unit, branch, policy, scope, writer)
+            item_config = unit_config(config, branch, index) if unit.uses_config else None
+            tasks.append(asyncio.ensure_future(runner.run(index, value, item_config, True)))
+    finally:
+        _unit_scope.reset(shared[1])
+        var_child_runnable_config.reset(shared[0])
+    try:
+        _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    except BaseException:
+        await _cancel_all(tasks)
+        raise
+    if pending:
+        await _cancel_all(pending)
+    for task in tasks:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            raise exc
+    return [task.result() for task in tasks]
+
+
+async def _cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    """Cancel tasks and wait until they have stopped, so none is left running."""
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

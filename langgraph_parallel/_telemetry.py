@@ -1,0 +1,137 @@
+"""What a running unit reports: its context, its model usage, its progress events."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
+from langchain_core.messages import AIMessage
+from langchain_core.messages.ai import UsageMetadata, add_usage
+from langchain_core.outputs import ChatGeneration, LLMResult
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import var_child_runnable_config
+from langgraph.config import get_stream_writer
+from langgraph.types import StreamWriter
+
+from langgraph_parallel._scope import RunScope
+
+_usage_lock = threading.Lock()  # one lock for all units: usage arrives rarely, units are many
+_unit_record: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "langgraph_parallel_record", default=None
+)
+_unit_scope: contextvars.ContextVar[RunScope | None] = contextvars.ContextVar(
+    "langgraph_parallel_scope", default=None
+)
+
+
+def current_unit() -> tuple[RunScope, str, int] | None:
+    """The scope, branch name and index of the unit running in this context, if any."""
+    record, scope = _unit_record.get(), _unit_scope.get()
+    if record is None or scope is None:
+        return None
+    return scope, record["branch"], record["index"]
+
+
+def mark_hedged() -> None:
+    """Note in the running unit's record (and the custom stream) that it started a backup call."""
+    record = _unit_record.get()
+    if record is None:
+        return
+    record["hedged"] = True
+    writer = stream_writer()
+    if writer is not None:
+        writer(_event("hedge", record["branch"], record["index"]))
+
+
+def _add_usage(usage: UsageMetadata | None, simulated: bool) -> None:
+    """Count a model call against the unit running in this context, and its run's budget."""
+    record = _unit_record.get()
+    if record is None:
+        return
+    with _usage_lock:
+        if usage is not None:
+            record["usage"] = add_usage(record["usage"], usage)
+        if simulated:
+            record["simulated"] = True
+    scope = _unit_scope.get()
+    if usage is not None and scope is not None:
+        scope.add_usage(usage)
+
+
+def _usage_of(result: LLMResult) -> tuple[UsageMetadata | None, bool]:
+    """The usage of a model call, and whether the simulated model made it."""
+    total: UsageMetadata | None = None
+    simulated = False
+    for generations in result.generations:
+        for generation in generations:
+            if isinstance(generation, ChatGeneration) and isinstance(generation.message, AIMessage):
+                if generation.message.usage_metadata:
+                    total = add_usage(total, generation.message.usage_metadata)
+                if generation.message.response_metadata.get("simulated"):
+                    simulated = True
+    return total, simulated
+
+
+class _UsageCollector(BaseCallbackHandler):
+    """Adds each model call's usage to the unit it runs in (found through a context variable)."""
+
+    run_inline = True
+
+    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        if _unit_record.get() is not None:
+            _add_usage(*_usage_of(response))
+
+
+_COLLECTOR = _UsageCollector()
+
+
+def with_usage_collector(config: RunnableConfig) -> RunnableConfig:
+    """A copy of `config` whose callbacks record model usage per unit of work."""
+    callbacks = config.get("callbacks")
+    if isinstance(callbacks, BaseCallbackManager):
+        manager = callbacks.copy()
+        manager.add_handler(_COLLECTOR, inherit=True)
+        return {**config, "callbacks": manager}
+    return {**config, "callbacks": [*(callbacks or ()), _COLLECTOR]}
+
+
+def context_config() -> RunnableConfig:
+    return var_child_runnable_config.get() or {}
+
+
+def unit_config(config: RunnableConfig, branch: str, index: int) -> RunnableConfig:
+    """The config a unit runs with: tagged so its model calls can be told apart in streams."""
+    metadata = {**config.get("metadata", {}), "lgp_branch": branch, "lgp_index": index}
+    return {**config, "metadata": metadata}
+
+
+def does_nothing(_: Any) -> None:
+    pass
+
+
+def stream_writer() -> StreamWriter | None:
+    """LangGraph's custom-stream writer; `None` outside a graph run.
+
+    Progress events are written whether or not anyone streams `"custom"`: LangGraph has no
+    public way to ask, and a writer nobody reads costs two small dicts per unit.
+    """
+    try:
+        return get_stream_writer()
+    except RuntimeError:  # called outside a runnable context, e.g. node.invoke() directly
+        return None
+
+
+def _event(kind: str, branch: str, index: int, **fields: Any) -> dict[str, Any]:
+    return {"kind": "branch", "event": kind, "branch": branch, "index": index, **fields}
+
+
+def usage_total(records: Sequence[Mapping[str, Any]]) -> UsageMetadata | None:
+    """Sum the usage of records (with `add_usage`); `None` when none has any."""
+    total: UsageMetadata | None = None
+    for record in records:
+        if record.get("usage"):
+            total = add_usage(total, record["usage"])
+    return total

@@ -1,0 +1,125 @@
+"""The nodes the factories share: the one that runs a branch or voter, and the join."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Sequence
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from langgraph_parallel._bridge import NodeFunc
+from langgraph_parallel._options import Policy
+from langgraph_parallel._runner import run_unit
+from langgraph_parallel._scope import RunLimits, RunScope
+from langgraph_parallel._telemetry import (
+    stream_writer,
+    unit_config,
+    usage_total,
+    with_usage_collector,
+)
+from langgraph_parallel._unit import Unit
+from langgraph_parallel.errors import BranchFailuresError
+from langgraph_parallel.state.records import BranchResult
+
+
+def check_budget(records: Sequence[BranchResult], needed: int | None) -> None:
+    """Raise `BranchFailuresError` when fewer than `needed` records succeeded."""
+    if needed is None:
+        return
+    successes = sum(1 for r in records if r["status"] == "ok")
+    if successes < needed:
+        failures = [r for r in records if r["status"] != "ok"]
+        raise BranchFailuresError(failures, successes=successes, needed=needed)
+
+
+def unit_payload(
+    inputs: dict[str, Any], scope: str, branch: str, index: int, deadline: float | None
+) -> dict[str, Any]:
+    """The `Send` payload of one branch or voter."""
+    return {"state": inputs, "scope": scope, "branch": branch, "index": index, "deadline": deadline}
+
+
+def deadline_at(seconds: float | None) -> float | None:
+    """The wall-clock time (`time.time()`) a deadline of `seconds` from now falls on."""
+    return None if seconds is None else time.time() + seconds
+
+
+def run_scope_for(payload: dict[str, Any], limits: RunLimits) -> RunScope:
+    """The scope of the run a `Send` payload belongs to, with the run's deadline set."""
+    scope = limits.scope(payload["scope"])
+    if payload.get("deadline") is not None:
+        scope.deadline = payload["deadline"]
+    return scope
+
+
+def unit_node(
+    unit: Unit,
+    policy: Policy,
+    limits: RunLimits,
+    *,
+    writes: str | None = None,
+    after: Callable[[RunScope, BranchResult], None] | None = None,
+) -> NodeFunc:
+    """The node that runs one branch or voter (named in its `unit_payload`) and records it.
+
+    Args:
+        unit: What to run, with the graph's input keys.
+        policy: Its timeout, retries and failure mode.
+        limits: What it shares with its siblings (cap, token budget).
+        writes: A state key that also receives the value when the unit succeeds.
+        after: Called with the run's scope and the record once the unit has finished,
+            e.g. to stop siblings whose work can no longer matter.
+    """
+
+    async def run_branch(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        branch, index = payload["branch"], payload["index"]
+        scope = run_scope_for(payload, limits)
+        record = await run_unit(
+            unit,
+            payload["state"],
+            branch=branch,
+            index=index,
+            config=unit_config(with_usage_collector(config), branch, index),
+            policy=policy,
+            scope=scope,
+            writer=stream_writer(),
+        )
+        if after is not None:
+            after(scope, record)
+        update: dict[str, Any] = {"results": [record]}
+        if writes is not None and record["status"] == "ok":
+            update[writes] = record["value"]
+        return update
+
+    return run_branch
+
+
+def join_node(
+    aggregator: Unit, names: Collection[str] | None, min_successes: int | None
+) -> NodeFunc:
+    """The node that checks the error budget, then calls the aggregator once.
+
+    Args:
+        aggregator: Called with the state; its return value becomes `output`.
+        names: Only records of these branches count (records of branches removed from a
+            graph may linger on an old thread); `None` counts all.
+        min_successes: The error budget.
+    """
+
+    async def join(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        records = state.get("results") or []
+        if names is not None:
+            records = [r for r in records if r["branch"] in names]
+        check_budget(records, min_successes)
+        record = await run_unit(
+            aggregator,
+            {**state, "results": records},
+            branch=aggregator.label,
+            index=-1,
+            config=with_usage_collector(config),
+            policy=Policy(fail_fast=True),
+        )
+        return {"output": record["value"], "usage": usage_total([*records, record])}
+
+    return join
