@@ -117,12 +117,10 @@ def test_a_fail_fast_run_resumes_on_every_checkpointer(saver: str, kind: str, re
             async def run(g: Any, v: Any, c: Any) -> Any:
                 return g.invoke(v, c)
 
-            # With InMemorySaver, invoke runs as ainvoke (CompiledParallelGraph): the running
-            # sibling is cancelled and runs again. With a database saver it takes
-            # LangGraph's sync path, which cannot stop a sibling already running in its
-            # thread pool: it finishes, its result is kept, and only the failed unit reruns.
-            rerun = [1, 2] if saver == "memory" else [1]
-            asyncio.run(scenario(compiled, run, units, kind, rerun))
+            # invoke takes LangGraph's sync path, which cannot stop a sibling already
+            # running in its thread pool: it finishes, its result is kept, and only the
+            # failed unit reruns.
+            asyncio.run(scenario(compiled, run, units, kind, [1]))
 
 
 @pytest.mark.parametrize("saver", ["sqlite", "postgres"])
