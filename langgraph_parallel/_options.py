@@ -1,18 +1,22 @@
-"""The options every factory shares: their types, their checks, and what carries them."""
+"""The options every factory shares: their types, their checks, the one object carrying them.
+
+A factory takes them as keyword arguments, hands them to `ParallelOptions`, and gets back a
+checked `RunOptions`: the only thing the nodes, the runner and the run's scope read.
+"""
 
 from __future__ import annotations
 
 import concurrent.futures
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Literal
 
 from langgraph.types import RetryPolicy, TimeoutPolicy
 
 from langgraph_parallel._limits import ConcurrencyLimit
-from langgraph_parallel._scope import RunLimits
+from langgraph_parallel._scope import RunScope, run_scope
 
 RetryLike = RetryPolicy | Sequence[RetryPolicy]
 TimeoutLike = float | timedelta | TimeoutPolicy
@@ -84,15 +88,6 @@ def retry_delay(policies: Sequence[RetryPolicy], exc: Exception, failures: int) 
     return interval + random.uniform(0, 1) if policy.jitter else interval
 
 
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """How a unit of work is run: its timeout, retries and failure mode."""
-
-    timeout: float | None = None
-    retry: tuple[RetryPolicy, ...] = ()
-    fail_fast: bool = False
-
-
 OnError = Literal["collect", "fail_fast"]
 """What a graph does when a branch, work item or voter fails (after its retries).
 
@@ -113,7 +108,9 @@ def check_positive(value: object, *, what: str, allow_none: bool = True) -> int 
     return value
 
 
-def failure_mode(on_error: object, min_successes: object, *, units: int | None, graph: str) -> bool:
+def _failure_mode(
+    on_error: object, min_successes: object, *, units: int | None, graph: str
+) -> bool:
     """Check the failure options; return whether the graph fails fast."""
     if on_error not in ("collect", "fail_fast"):
         raise ValueError(f"{graph}: on_error must be 'collect' or 'fail_fast', got {on_error!r}")
@@ -133,11 +130,108 @@ def failure_mode(on_error: object, min_successes: object, *, units: int | None, 
 
 
 MaxConcurrency = int | ConcurrencyLimit | None
+"""Most units running at once: a number (one cap per run) or a shared `ConcurrencyLimit`."""
 
 
-def run_limits(max_concurrency: object, token_budget: object, *, graph: str) -> RunLimits:
-    """Check the `max_concurrency` and `token_budget` options; return them."""
-    if not (max_concurrency is None or isinstance(max_concurrency, ConcurrencyLimit)):
-        max_concurrency = check_positive(max_concurrency, what=f"{graph}: max_concurrency")
-    budget = check_positive(token_budget, what=f"{graph}: token_budget")
-    return RunLimits(max_concurrency, budget)
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """The checked options of a graph, read by its nodes, its runner and its runs' scopes.
+
+    Made by `ParallelOptions.check`; the defaults are what a unit outside any factory gets
+    (e.g. a join node, which runs once and fails fast).
+    """
+
+    timeout: float | None = None
+    retry: tuple[RetryPolicy, ...] = ()
+    fail_fast: bool = False
+    min_successes: int | None = None
+    max_concurrency: int | ConcurrencyLimit | None = None
+    token_budget: int | None = None
+    executor: ExecutorLike = "thread"
+    deadline: float | None = None
+    """Seconds the units of a run may take in all, from when they start."""
+
+    def for_unit(
+        self, *, timeout: TimeoutLike | None, retry: RetryLike | None, what: str
+    ) -> RunOptions:
+        """These options with one unit's own `timeout` and `retry` where it has them."""
+        return replace(
+            self,
+            timeout=self.timeout if timeout is None else timeout_seconds(timeout, what=what),
+            retry=self.retry if retry is None else retry_policies(retry, what=what),
+        )
+
+    def scope(self, scope_id: str) -> RunScope:
+        """The scope of run `scope_id`, created on first use with these limits."""
+        return run_scope(scope_id, self.max_concurrency, self.token_budget)
+
+
+@dataclass(frozen=True, slots=True)
+class ParallelOptions:
+    """The eight options every graph factory takes, as keyword arguments of the same names.
+
+    Attributes:
+        on_error: `"collect"` (default) or `"fail_fast"`; see `OnError`.
+        min_successes: Error budget under `"collect"`: fewer successful units end the run
+            with `BranchFailuresError`, naming the failed ones.
+        timeout: Seconds (or a `timedelta`, or a `TimeoutPolicy` with `run_timeout`) for each
+            attempt of a unit; a unit past it is recorded with status `"timeout"`. Sync units
+            are timed out too (their thread is left to finish).
+        retry: LangGraph `RetryPolicy` (or several, first match wins) for each unit; also the
+            `retry_policy` of the graph's planner and join nodes.
+        max_concurrency: Most units running at once: a number (per run) or a shared
+            `ConcurrencyLimit` (across runs and graphs).
+        token_budget: Tokens a run may spend on model calls in its units; once used up, units
+            not yet started are recorded as `cancelled` (`TokenBudgetExceeded`).
+        executor: Where sync units run: `"thread"` (default), `"process"` for CPU-bound work,
+            or any `concurrent.futures.Executor`; see `ExecutorLike`.
+        deadline: Seconds the units may take in all, counted from when they start. At the
+            deadline, unfinished units are stopped and recorded as `"timeout"`
+            (`DeadlineExceeded`), those that finished are kept, and the join runs once on them.
+            (Sync units stop counting; their threads finish in the background.)
+
+    Example:
+        ```python
+        from langgraph_parallel.graphs import ParallelOptions
+
+        options = ParallelOptions(on_error="collect", timeout=2.0, max_concurrency=8)
+        checked = options.check(graph="my graph", units=3)
+        assert (checked.timeout, checked.max_concurrency, checked.fail_fast) == (2.0, 8, False)
+        ```
+    """
+
+    on_error: OnError = "collect"
+    min_successes: int | None = None
+    timeout: TimeoutLike | None = None
+    retry: RetryLike | None = None
+    max_concurrency: MaxConcurrency = None
+    token_budget: int | None = None
+    executor: ExecutorLike = "thread"
+    deadline: TimeoutLike | None = None
+
+    def check(self, *, graph: str, units: int | None) -> RunOptions:
+        """Check every option once; the checked form the graph's nodes use.
+
+        Args:
+            graph: The factory's name, for error messages.
+            units: How many units the graph has, if known when it is built.
+
+        Raises:
+            ValueError: An option out of range or two options that contradict each other,
+                with the fix in the message.
+            TypeError: An option of the wrong type.
+        """
+        fail_fast = _failure_mode(self.on_error, self.min_successes, units=units, graph=graph)
+        cap = self.max_concurrency
+        if not (cap is None or isinstance(cap, ConcurrencyLimit)):
+            cap = check_positive(cap, what=f"{graph}: max_concurrency")
+        return RunOptions(
+            timeout=timeout_seconds(self.timeout, what=graph),
+            retry=retry_policies(self.retry, what=graph),
+            fail_fast=fail_fast,
+            min_successes=self.min_successes,
+            max_concurrency=cap,
+            token_budget=check_positive(self.token_budget, what=f"{graph}: token_budget"),
+            executor=self.executor,  # checked where each unit is made
+            deadline=timeout_seconds(self.deadline, what=f"{graph}: deadline"),
+        )

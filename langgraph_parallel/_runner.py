@@ -21,7 +21,7 @@ from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.errors import GraphBubbleUp, NodeTimeoutError
 from langgraph.types import StreamWriter
 
-from langgraph_parallel._options import Policy, retry_delay
+from langgraph_parallel._options import RunOptions, retry_delay
 from langgraph_parallel._redact import redact
 from langgraph_parallel._scope import RunScope, StopReason
 from langgraph_parallel._telemetry import (
@@ -112,19 +112,19 @@ class _Runner:
     fan-outs before.
     """
 
-    __slots__ = ("branch", "limit", "policy", "scope", "unit", "writer")
+    __slots__ = ("branch", "limit", "options", "scope", "unit", "writer")
 
     def __init__(
         self,
         unit: Unit,
         branch: str,
-        policy: Policy,
+        options: RunOptions,
         scope: RunScope | None,
         writer: StreamWriter | None,
     ) -> None:
         self.unit = unit
         self.branch = branch
-        self.policy = policy
+        self.options = options
         self.scope = scope
         self.writer = writer
         self.limit = scope.limit if scope is not None else None
@@ -191,7 +191,7 @@ class _Runner:
 
     def _allowed(self) -> tuple[float | None, bool]:
         """How long this attempt may take, and whether the run's deadline is what limits it."""
-        timeout, left = self.policy.timeout, self._left()
+        timeout, left = self.options.timeout, self._left()
         if left is not None and (timeout is None or left < timeout):
             return max(left, 0.0), True
         return timeout, False
@@ -230,7 +230,7 @@ class _Runner:
                     f"{self.unit.label} was stopped by the run's deadline after {elapsed:.3f}s"
                 ) from None
             raise NodeTimeoutError(
-                self.unit.label, elapsed, kind="run", run_timeout=self.policy.timeout
+                self.unit.label, elapsed, kind="run", run_timeout=self.options.timeout
             ) from None
 
     def _over_budget(self) -> StopReason | None:
@@ -262,7 +262,7 @@ class _Runner:
         The last try's failure is recorded, or raised under `fail_fast`.
         """
         late = isinstance(exc, DeadlineExceeded)
-        delay = None if late else retry_delay(self.policy.retry, exc, record["attempts"])
+        delay = None if late else retry_delay(self.options.retry, exc, record["attempts"])
         left = self._left()
         if delay is not None and (left is None or delay < left):  # no retry past the deadline
             return delay
@@ -271,7 +271,7 @@ class _Runner:
         status: BranchStatus = "timeout" if timed_out else "error"
         done = _finish(record, status, exc=exc, elapsed=elapsed, attempts=record["attempts"])
         self._ended("error", done)
-        if self.policy.fail_fast:
+        if self.options.fail_fast:
             raise exc
         return None
 
@@ -346,11 +346,11 @@ async def run_unit(
     branch: str,
     index: int,
     config: RunnableConfig,
-    policy: Policy,
+    options: RunOptions,
     scope: RunScope | None = None,
     writer: StreamWriter | None = None,
 ) -> BranchResult:
-    """Run one unit of work under `policy` and return its record.
+    """Run one unit of work under `options` and return its record.
 
     Its elapsed time runs from its first attempt's start (after any wait for a concurrency
     slot) to its end. Under `fail_fast` the unit's final error is raised instead of
@@ -358,7 +358,7 @@ async def run_unit(
     so does cancellation, unless the unit's own `scope` stopped it: then it is recorded as
     `cancelled`.
     """
-    runner = _Runner(unit, branch, policy, scope, writer)
+    runner = _Runner(unit, branch, options, scope, writer)
     return await runner.run(index, value, config, False)
 
 
@@ -370,7 +370,7 @@ async def run_units(
     jobs: Iterable[Job],
     *,
     config: RunnableConfig,
-    policy: Policy,
+    options: RunOptions,
     scope: RunScope | None = None,
     writer: StreamWriter | None = None,
 ) -> list[BranchResult]:
@@ -392,7 +392,7 @@ async def run_units(
         for unit, branch, index, value in jobs:
             runner = runners.get((id(unit), branch))
             if runner is None:
-                runner = runners[id(unit), branch] = _Runner(unit, branch, policy, scope, writer)
+                runner = runners[id(unit), branch] = _Runner(unit, branch, options, scope, writer)
             item_config = unit_config(config, branch, index) if unit.uses_config else None
             tasks.append(asyncio.ensure_future(runner.run(index, value, item_config, True)))
     finally:

@@ -114,32 +114,16 @@ def new_scope_id() -> str:
     return uuid.uuid4().hex
 
 
-@dataclass(frozen=True)
-class RunLimits:
-    """What a graph shares between the units of each of its runs.
-
-    Attributes:
-        max_concurrency: A number (one cap per run) or a shared `ConcurrencyLimit`.
-        token_budget: Tokens a run may use before it stops starting units.
-    """
-
-    max_concurrency: int | ConcurrencyLimit | None = None
-    token_budget: int | None = None
-
-    def scope(self, scope_id: str) -> RunScope:
-        """The scope of run `scope_id`, created on first use."""
-        return run_scope(scope_id, self)
-
-
 def find_scope(scope_id: str) -> RunScope | None:
     """The scope of run `scope_id` if this process still has it."""
     with _registry_lock:
         return _live.get(scope_id) or _recent.get(scope_id)
 
 
-def run_scope(scope_id: str, limits: RunLimits) -> RunScope:
-    """The scope of run `scope_id`, created on first use with `limits`."""
-    max_concurrency = limits.max_concurrency
+def run_scope(
+    scope_id: str, max_concurrency: int | ConcurrencyLimit | None, token_budget: int | None
+) -> RunScope:
+    """The scope of run `scope_id`, created on first use with these limits."""
     with _registry_lock:
         scope = _live.get(scope_id)
         if scope is None:
@@ -148,9 +132,7 @@ def run_scope(scope_id: str, limits: RunLimits) -> RunScope:
                 if isinstance(max_concurrency, int)
                 else max_concurrency
             )
-            scope = _live[scope_id] = RunScope(
-                id=scope_id, limit=limit, token_budget=limits.token_budget
-            )
+            scope = _live[scope_id] = RunScope(id=scope_id, limit=limit, token_budget=token_budget)
         _recent[scope_id] = scope
         _recent.move_to_end(scope_id)
         while len(_recent) > _RECENT:

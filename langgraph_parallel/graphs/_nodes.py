@@ -9,9 +9,9 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from langgraph_parallel._bridge import NodeFunc
-from langgraph_parallel._options import Policy
+from langgraph_parallel._options import RunOptions
 from langgraph_parallel._runner import run_unit
-from langgraph_parallel._scope import RunLimits, RunScope
+from langgraph_parallel._scope import RunScope
 from langgraph_parallel._telemetry import (
     stream_writer,
     unit_config,
@@ -45,9 +45,9 @@ def deadline_at(seconds: float | None) -> float | None:
     return None if seconds is None else time.time() + seconds
 
 
-def run_scope_for(payload: dict[str, Any], limits: RunLimits) -> RunScope:
+def run_scope_for(payload: dict[str, Any], options: RunOptions) -> RunScope:
     """The scope of the run a `Send` payload belongs to, with the run's deadline set."""
-    scope = limits.scope(payload["scope"])
+    scope = options.scope(payload["scope"])
     if payload.get("deadline") is not None:
         scope.deadline = payload["deadline"]
     return scope
@@ -55,8 +55,7 @@ def run_scope_for(payload: dict[str, Any], limits: RunLimits) -> RunScope:
 
 def unit_node(
     unit: Unit,
-    policy: Policy,
-    limits: RunLimits,
+    options: RunOptions,
     *,
     writes: str | None = None,
     after: Callable[[RunScope, BranchResult], None] | None = None,
@@ -65,8 +64,7 @@ def unit_node(
 
     Args:
         unit: What to run, with the graph's input keys.
-        policy: Its timeout, retries and failure mode.
-        limits: What it shares with its siblings (cap, token budget).
+        options: The graph's checked options (this unit's own timeout and retries).
         writes: A state key that also receives the value when the unit succeeds.
         after: Called with the run's scope and the record once the unit has finished,
             e.g. to stop siblings whose work can no longer matter.
@@ -74,14 +72,14 @@ def unit_node(
 
     async def run_branch(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         branch, index = payload["branch"], payload["index"]
-        scope = run_scope_for(payload, limits)
+        scope = run_scope_for(payload, options)
         record = await run_unit(
             unit,
             payload["state"],
             branch=branch,
             index=index,
             config=unit_config(with_usage_collector(config), branch, index),
-            policy=policy,
+            options=options,
             scope=scope,
             writer=stream_writer(),
         )
@@ -118,7 +116,7 @@ def join_node(
             branch=aggregator.label,
             index=-1,
             config=with_usage_collector(config),
-            policy=Policy(fail_fast=True),
+            options=RunOptions(fail_fast=True),
         )
         return {"output": record["value"], "usage": usage_total([*records, record])}
 

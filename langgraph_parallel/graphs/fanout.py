@@ -14,13 +14,9 @@ from langgraph_parallel._options import (
     ExecutorLike,
     MaxConcurrency,
     OnError,
-    Policy,
+    ParallelOptions,
     RetryLike,
     TimeoutLike,
-    failure_mode,
-    retry_policies,
-    run_limits,
-    timeout_seconds,
 )
 from langgraph_parallel._unit import Unit
 from langgraph_parallel.graphs._graph import ParallelStateGraph
@@ -92,26 +88,14 @@ def create_fanout_graph(
             `results` holds one record per branch (successes and failures) in branch order.
         state_schema: A `TypedDict` of the graph's input keys (and any keys branches
             `write`); without one the input is a single `input` key.
-        on_error: `"collect"` (default) or `"fail_fast"`; see `OnError`.
-        min_successes: Error budget under `"collect"`: fewer successful branches end the
-            run with `BranchFailuresError`, naming the failed branches.
-        timeout: Seconds per branch attempt; a branch past it is recorded with status
-            `"timeout"`. Sync branches are timed out too (their thread is left to finish).
-        retry: LangGraph `RetryPolicy` (or several, first match wins) for each branch; also
-            set as the aggregator node's `retry_policy`.
-        max_concurrency: Most branches running at once: a number (per run) or a shared
-            `ConcurrencyLimit` (across runs and graphs).
-
-        token_budget: Tokens a run may spend on model calls in its branches; once used up,
-            branches not yet started are recorded as `cancelled` (`TokenBudgetExceeded`).
-
-        executor: Where sync branches run: `"thread"` (default), `"process"` for CPU-bound
-            work, or any `concurrent.futures.Executor`; see `ExecutorLike`.
-
-        deadline: Seconds the branches may take in all, counted from when they start. At the
-            deadline, unfinished branches are stopped and recorded as `"timeout"`
-            (`DeadlineExceeded`), those that finished are kept, and the join runs once on
-            them. (Sync branches stop counting; their threads finish in the background.)
+        on_error: See `ParallelOptions.on_error`.
+        min_successes: See `ParallelOptions.min_successes`.
+        timeout: See `ParallelOptions.timeout`.
+        retry: See `ParallelOptions.retry`.
+        max_concurrency: See `ParallelOptions.max_concurrency`.
+        token_budget: See `ParallelOptions.token_budget`.
+        executor: See `ParallelOptions.executor`.
+        deadline: See `ParallelOptions.deadline`.
 
     Returns:
         The uncompiled graph; compile it with your checkpointer, store and name.
@@ -157,8 +141,16 @@ def create_fanout_graph(
             f"{graph}: an aggregator is required to join the branches; pass a function of "
             "the state, or one from langgraph_parallel.nodes"
         )
-    fail_fast = failure_mode(on_error, min_successes, units=len(branches), graph=graph)
-    limits = run_limits(max_concurrency, token_budget, graph=graph)
+    options = ParallelOptions(
+        on_error=on_error,
+        min_successes=min_successes,
+        timeout=timeout,
+        retry=retry,
+        max_concurrency=max_concurrency,
+        token_budget=token_budget,
+        executor=executor,
+        deadline=deadline,
+    ).check(graph=graph, units=len(branches))
     specs: dict[str, Branch] = {}
     for name, spec in named:
         if check_name(name, what=f"{graph}: branch name") in specs:
@@ -191,33 +183,23 @@ def create_fanout_graph(
             f"{graph}: branch name(s) {', '.join(map(repr, clashes))} are also state keys; "
             "LangGraph needs node and state names to differ, so rename the branch"
         )
-    seconds = timeout_seconds(deadline, what=f"{graph}: deadline")
-    default_timeout = timeout_seconds(timeout, what=graph)
-    default_retry = retry_policies(retry, what=graph)
     aggregator_unit = Unit(aggregator, label=AGGREGATOR)
 
     builder = ParallelStateGraph(state.state, input_schema=state.input)
     builder.parallel_tasks = len(specs)
     for name, spec in specs.items():
-        what = f"{graph}: branch {name!r}"
-        policy = Policy(
-            timeout=default_timeout
-            if spec.timeout is None
-            else timeout_seconds(spec.timeout, what=what),
-            retry=default_retry if spec.retry is None else retry_policies(spec.retry, what=what),
-            fail_fast=fail_fast,
+        own = options.for_unit(
+            timeout=spec.timeout, retry=spec.retry, what=f"{graph}: branch {name!r}"
         )
-        unit = Unit(spec.run, label=f"branch {name!r}", executor=executor)
-        builder.add_node(
-            name, make_node(unit_node(unit, policy, limits, writes=spec.writes), name=name)
-        )
+        unit = Unit(spec.run, label=f"branch {name!r}", executor=options.executor)
+        builder.add_node(name, make_node(unit_node(unit, own, writes=spec.writes), name=name))
     builder.add_node(
         AGGREGATOR,
-        make_node(join_node(aggregator_unit, tuple(specs), min_successes), name=AGGREGATOR),
-        retry_policy=list(default_retry) or None,
+        make_node(join_node(aggregator_unit, tuple(specs), options.min_successes), name=AGGREGATOR),
+        retry_policy=list(options.retry) or None,
     )
 
-    builder.start_units(state, [(name, name) for name in specs], deadline=seconds)
+    builder.start_units(state, [(name, name) for name in specs], deadline=options.deadline)
     # Plain edges, not a waiting edge: every branch is one task of the same step, so the
     # aggregator still runs once per step, and it also runs after a partial re-run
     # (retry_failed), which a waiting edge would wait on for ever.

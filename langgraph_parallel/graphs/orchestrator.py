@@ -16,17 +16,14 @@ from langgraph_parallel._options import (
     ExecutorLike,
     MaxConcurrency,
     OnError,
-    Policy,
+    ParallelOptions,
     RetryLike,
+    RunOptions,
     TimeoutLike,
     check_positive,
-    failure_mode,
-    retry_policies,
-    run_limits,
-    timeout_seconds,
 )
 from langgraph_parallel._runner import run_units
-from langgraph_parallel._scope import RunLimits, new_scope_id
+from langgraph_parallel._scope import new_scope_id
 from langgraph_parallel._telemetry import stream_writer
 from langgraph_parallel._unit import Unit
 from langgraph_parallel.errors import InvalidPlanError
@@ -82,13 +79,13 @@ def chunk(count: int, chunk_size: int | Literal["auto"]) -> int:
     return max(1, math.ceil(count / MAX_TASKS))
 
 
-def _worker_node(worker: Unit, policy: Policy, writes: str | None, limits: RunLimits) -> NodeFunc:
+def _worker_node(worker: Unit, options: RunOptions, writes: str | None) -> NodeFunc:
     async def work(payload: dict[str, Any], config: RunnableConfig) -> list[Command[Any]]:
         records = await run_units(
             ((worker, WORKER, index, item) for index, item in payload["items"]),
             config=config,
-            policy=policy,
-            scope=run_scope_for(payload, limits),
+            options=options,
+            scope=run_scope_for(payload, options),
             writer=stream_writer(),
         )
         updates: list[Command[Any]] = (
@@ -143,25 +140,14 @@ def create_orchestrator_graph(
         chunk_size: Items per worker task, or `"auto"`: one item per task for plans of up
             to 64 items (each item then resumes on its own after a crash), else at most 64
             tasks. Workers that call `interrupt()` need `chunk_size=1`.
-        on_error: `"collect"` (default) or `"fail_fast"`; see `OnError`.
-        min_successes: Error budget under `"collect"`: fewer successful items end the run
-            with `BranchFailuresError`.
-        timeout: Seconds per item attempt; an item past it is recorded as `"timeout"`.
-        retry: LangGraph `RetryPolicy` (or several) for each item; also the planner's and
-            synthesizer's node `retry_policy`.
-        max_concurrency: Most items running at once: a number (per run) or a shared
-            `ConcurrencyLimit`.
-
-        token_budget: Tokens a run may spend on model calls in its items; once used up,
-            items not yet started are recorded as `cancelled` (`TokenBudgetExceeded`).
-
-        executor: Where sync workers run: `"thread"` (default), `"process"` for CPU-bound
-            work, or any `concurrent.futures.Executor`; see `ExecutorLike`.
-
-        deadline: Seconds the work items may take in all, counted from when they start. At the
-            deadline, unfinished work items are stopped and recorded as `"timeout"`
-            (`DeadlineExceeded`), those that finished are kept, and the join runs once on
-            them. (Sync work items stop counting; their threads finish in the background.)
+        on_error: See `ParallelOptions.on_error`.
+        min_successes: See `ParallelOptions.min_successes`.
+        timeout: See `ParallelOptions.timeout`.
+        retry: See `ParallelOptions.retry`.
+        max_concurrency: See `ParallelOptions.max_concurrency`.
+        token_budget: See `ParallelOptions.token_budget`.
+        executor: See `ParallelOptions.executor`.
+        deadline: See `ParallelOptions.deadline`.
 
     Returns:
         The uncompiled graph; compile it with your checkpointer, store and name.
@@ -192,8 +178,16 @@ def create_orchestrator_graph(
     for role, thing in (("planner", planner), ("worker", worker), ("synthesizer", synthesizer)):
         if thing is None:
             raise ValueError(f"{graph}: a {role} is required; pass a function or a Runnable")
-    fail_fast = failure_mode(on_error, min_successes, units=None, graph=graph)
-    limits = run_limits(max_concurrency, token_budget, graph=graph)
+    options = ParallelOptions(
+        on_error=on_error,
+        min_successes=min_successes,
+        timeout=timeout,
+        retry=retry,
+        max_concurrency=max_concurrency,
+        token_budget=token_budget,
+        executor=executor,
+        deadline=deadline,
+    ).check(graph=graph, units=None)
     max_items = check_positive(max_items, what=f"{graph}: max_items", allow_none=False) or 1
     if chunk_size != "auto":
         check_positive(chunk_size, what=f"{graph}: chunk_size (or 'auto')", allow_none=False)
@@ -215,13 +209,7 @@ def create_orchestrator_graph(
             f"{graph}: writes={writes!r} is written by every worker at once, so it needs a "
             f"reducer; annotate it, e.g. `{writes}: Annotated[list, operator.add]`"
         )
-    seconds = timeout_seconds(deadline, what=f"{graph}: deadline")
-    policy = Policy(
-        timeout=timeout_seconds(timeout, what=graph),
-        retry=retry_policies(retry, what=graph),
-        fail_fast=fail_fast,
-    )
-    node_retry = list(policy.retry) or None
+    node_retry = list(options.retry) or None
 
     builder = ParallelStateGraph(state.state, input_schema=state.input)
     builder.parallel_tasks = (
@@ -236,14 +224,15 @@ def create_orchestrator_graph(
     builder.add_node(
         WORKER,
         make_node(
-            _worker_node(Unit(worker, label=WORKER, executor=executor), policy, writes, limits),
+            _worker_node(Unit(worker, label=WORKER, executor=options.executor), options, writes),
             name=WORKER,
         ),
     )
     builder.add_node(
         SYNTHESIZER,
         make_node(
-            join_node(Unit(synthesizer, label=SYNTHESIZER), None, min_successes), name=SYNTHESIZER
+            join_node(Unit(synthesizer, label=SYNTHESIZER), None, options.min_successes),
+            name=SYNTHESIZER,
         ),
         retry_policy=node_retry,
     )
@@ -254,7 +243,11 @@ def create_orchestrator_graph(
             for index, item in enumerate(values["plan"])
             if only is None or index in only
         ]
-        size, scope, due = chunk(len(indexed), chunk_size), new_scope_id(), deadline_at(seconds)
+        size, scope, due = (
+            chunk(len(indexed), chunk_size),
+            new_scope_id(),
+            deadline_at(options.deadline),
+        )
         return [
             Send(WORKER, {"items": indexed[start : start + size], "scope": scope, "deadline": due})
             for start in range(0, len(indexed), size)

@@ -12,14 +12,10 @@ from langgraph_parallel._options import (
     ExecutorLike,
     MaxConcurrency,
     OnError,
-    Policy,
+    ParallelOptions,
     RetryLike,
     TimeoutLike,
     check_positive,
-    failure_mode,
-    retry_policies,
-    run_limits,
-    timeout_seconds,
 )
 from langgraph_parallel._scope import RunScope, StopReason
 from langgraph_parallel._unit import Unit
@@ -102,29 +98,20 @@ def create_voting_graph(
             each answer before counting; see `Normalizer`.
         score: For `"best_score"`: the score of an answer (default: its `score` field).
         state_schema: A `TypedDict` of the graph's input keys.
-        on_error: `"collect"` (default) or `"fail_fast"`; see `OnError`.
-        min_successes: Error budget under `"collect"`: fewer voters finishing end the run
-            with `BranchFailuresError`.
-        timeout: Seconds per voter attempt; a voter past it is recorded as `"timeout"`.
-        retry: LangGraph `RetryPolicy` (or several) for each voter.
-        max_concurrency: Most voters running at once: a number (per run) or a shared
-            `ConcurrencyLimit`.
-
-        token_budget: Tokens a run may spend on model calls in its voters; once used up,
-            voters not yet started are recorded as `cancelled` (`TokenBudgetExceeded`).
-
-        executor: Where sync voters run: `"thread"` (default), `"process"` for CPU-bound
-            work, or any `concurrent.futures.Executor`; see `ExecutorLike`.
+        on_error: See `ParallelOptions.on_error`.
+        min_successes: See `ParallelOptions.min_successes`.
+        timeout: See `ParallelOptions.timeout`.
+        retry: See `ParallelOptions.retry`.
+        max_concurrency: See `ParallelOptions.max_concurrency`.
+        token_budget: See `ParallelOptions.token_budget`.
+        executor: See `ParallelOptions.executor`.
         early_stop: Stop the voters still running once the outcome cannot change: the
             leader cannot be caught (`"majority"`, `"weighted"`), unanimity is broken, or a
             vote reaches `score_threshold` (`"best_score"`). Stopped voters are recorded as
             `cancelled` (`VoteDecided`) and counted in the outcome's `cancelled`.
         score_threshold: For `"best_score"` with `early_stop`: the score that is good enough.
 
-        deadline: Seconds the voters may take in all, counted from when they start. At the
-            deadline, unfinished voters are stopped and recorded as `"timeout"`
-            (`DeadlineExceeded`), those that finished are kept, and the join runs once on
-            them. (Sync voters stop counting; their threads finish in the background.)
+        deadline: See `ParallelOptions.deadline`.
 
     Returns:
         The uncompiled graph; compile it with your checkpointer, store and name.
@@ -154,8 +141,16 @@ def create_voting_graph(
         raise ValueError(f"{graph}: voters cannot be empty; pass at least one voter")
     if TALLY in nodes:
         raise ValueError(f"{graph}: voter name {TALLY!r} is reserved for the tally node")
-    fail_fast = failure_mode(on_error, min_successes, units=len(labels), graph=graph)
-    limits = run_limits(max_concurrency, token_budget, graph=graph)
+    options = ParallelOptions(
+        on_error=on_error,
+        min_successes=min_successes,
+        timeout=timeout,
+        retry=retry,
+        max_concurrency=max_concurrency,
+        token_budget=token_budget,
+        executor=executor,
+        deadline=deadline,
+    ).check(graph=graph, units=len(labels))
     if not (callable(method) or method in _METHODS):
         raise ValueError(
             f"{graph}: method must be one of {', '.join(map(repr, _METHODS))} or a function "
@@ -171,12 +166,6 @@ def create_voting_graph(
             f"{graph}: voter name(s) {', '.join(map(repr, clashes))} are also state keys; "
             "rename them"
         )
-    seconds = timeout_seconds(deadline, what=f"{graph}: deadline")
-    policy = Policy(
-        timeout=timeout_seconds(timeout, what=graph),
-        retry=retry_policies(retry, what=graph),
-        fail_fast=fail_fast,
-    )
 
     def count_votes(values: dict[str, Any]) -> Any:
         return tally(
@@ -204,17 +193,19 @@ def create_voting_graph(
             scope.stop(waiting, StopReason("VoteDecided", f"stopped: {reason}"))
 
     for name, voter in nodes.items():
-        unit = Unit(voter, label=f"voter {name!r}", executor=executor)
-        node = unit_node(unit, policy, limits, after=watch if early_stop else None)
+        unit = Unit(voter, label=f"voter {name!r}", executor=options.executor)
+        node = unit_node(unit, options, after=watch if early_stop else None)
         builder.add_node(name, make_node(node, name=name))
     builder.add_node(
         TALLY,
-        make_node(join_node(Unit(count_votes, label=TALLY), labels, min_successes), name=TALLY),
+        make_node(
+            join_node(Unit(count_votes, label=TALLY), labels, options.min_successes), name=TALLY
+        ),
     )
     single = VOTER in nodes
 
     builder.start_units(
-        state, [(VOTER if single else label, label) for label in labels], deadline=seconds
+        state, [(VOTER if single else label, label) for label in labels], deadline=options.deadline
     )
     for name in nodes:  # plain edges: see create_fanout_graph
         builder.add_edge(name, TALLY)

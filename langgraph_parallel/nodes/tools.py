@@ -12,9 +12,9 @@ from langchain_core.tools import tool as as_tool
 
 from langgraph_parallel._bridge import make_node
 from langgraph_parallel._limits import ConcurrencyLimit
-from langgraph_parallel._options import Policy, TimeoutLike, timeout_seconds
+from langgraph_parallel._options import RunOptions, TimeoutLike, timeout_seconds
 from langgraph_parallel._runner import run_units
-from langgraph_parallel._scope import RunLimits, new_scope_id
+from langgraph_parallel._scope import new_scope_id
 from langgraph_parallel._telemetry import stream_writer
 from langgraph_parallel._unit import Unit
 from langgraph_parallel.state.records import BranchResult
@@ -105,8 +105,9 @@ def parallel_tool_node(
     """
     registry = {t.name: t for t in (t if isinstance(t, BaseTool) else as_tool(t) for t in tools)}
     units = {tool_name: _unit(t) for tool_name, t in registry.items()}
-    policy = Policy(timeout=timeout_seconds(timeout, what="parallel_tool_node"))
-    limits = RunLimits(max_concurrency=max_concurrency)
+    options = RunOptions(
+        timeout=timeout_seconds(timeout, what="parallel_tool_node"), max_concurrency=max_concurrency
+    )
 
     async def run_tools(value: Any, config: RunnableConfig) -> dict[str, list[ToolMessage]]:
         messages: Sequence[AnyMessage] = (
@@ -138,8 +139,8 @@ def parallel_tool_node(
                 if c["name"] in units
             ],
             config=config,
-            policy=policy,
-            scope=limits.scope(new_scope_id()),
+            options=options,
+            scope=options.scope(new_scope_id()),
             writer=stream_writer(),
         )
         for record in records:
