@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+STATE = ROOT / ".langgraph_api"
+"""Where `langgraph dev` keeps its in-memory runs between restarts; a stale one from another
+version makes the next `make dev` log "Failed to load file", so tests leave none behind."""
 
 
 def free_port() -> int:
@@ -34,6 +38,16 @@ def dev_server(timeout: float = 90.0) -> Iterator[str]:
     env.update(
         LANGSMITH_TRACING="false", LANGGRAPH_PARALLEL_MODEL="simulated", PYTHONUNBUFFERED="1"
     )
+    had_state = STATE.exists()
+    try:
+        yield from _serve(env, timeout)
+    finally:
+        if not had_state:
+            shutil.rmtree(STATE, ignore_errors=True)
+            assert not STATE.exists(), f"langgraph dev left {STATE} in the checkout"
+
+
+def _serve(env: dict[str, str], timeout: float) -> Iterator[str]:
     last_error = ""
     for _ in range(3):  # the free port may be taken between probing and binding
         port = free_port()
