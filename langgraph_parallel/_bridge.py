@@ -1,11 +1,11 @@
 """The sync/async bridge: how sync callers run the package's async nodes, and the worker pools.
 
-Each thread that calls `run_sync` runs the coroutine on an event loop of its own (kept for
-the thread's next call, closed when the thread is gone), never on a loop shared with other
-threads: a shared loop let one caller's blocking code stall every other caller, deadlocked
+Each call of `run_sync` runs the coroutine on an event loop of its own, taken from a list
+of idle loops (or made) and given back when the call ends, never on a loop another thread
+is running: a shared loop let one caller's blocking code stall every other caller, deadlocked
 a branch that called another graph's sync `invoke` from that loop, and was lost in a child
 after `fork()`. A thread whose loop is already running (a notebook cell, or an async branch
-that calls a graph's sync `invoke`) gets a fresh loop in a helper thread, and blocks the way
+that calls a graph's sync `invoke`) has the call run in a helper thread, and blocks the way
 any sync call does. After `fork()` the child starts with no loops and no pools.
 """
 
@@ -18,7 +18,6 @@ import contextlib
 import contextvars
 import os
 import threading
-import weakref
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -33,7 +32,22 @@ _SYNC_WORKERS = int(os.environ.get("LANGGRAPH_PARALLEL_SYNC_WORKERS", "256"))
 _pool: ThreadPoolExecutor | None = None
 _processes: concurrent.futures.ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
-_local = threading.local()
+_node_thread: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "langgraph_parallel_node_thread", default=False
+)
+
+
+def on_node_thread() -> bool:
+    """Whether this code runs in a node that LangGraph's sync path gave a thread of its own.
+
+    There the node's event loop runs nothing else, so a sync call may block it.
+    """
+    return _node_thread.get()
+
+
+async def _alone(coro: Coroutine[Any, Any, T]) -> T:
+    _node_thread.set(True)  # in the run's own context copy: gone when the run ends
+    return await coro
 
 
 def sync_pool() -> ThreadPoolExecutor:
@@ -66,18 +80,27 @@ def process_pool() -> concurrent.futures.ProcessPoolExecutor:
     return _processes
 
 
-def _thread_loop() -> asyncio.AbstractEventLoop:
-    """This thread's own event loop, reused across calls, made on first use."""
-    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
-    if loop is None:
-        loop = _local.loop = asyncio.new_event_loop()
-        # Closed once the thread is gone, not left to the garbage collector's warning.
-        weakref.finalize(threading.current_thread(), loop.close)
-    return loop
+_idle: list[asyncio.AbstractEventLoop] = []
+"""Event loops not running now. A loop belongs to no thread while it is not running, so a
+thread that needs one takes an idle one: LangGraph's sync path starts fresh threads for each
+`invoke`, and a loop made per thread would cost its sockets and selector every time."""
+_MAX_IDLE = 256
+_inherited: list[asyncio.AbstractEventLoop] = []  # a forked child's, never used or closed
+
+
+def _close_idle() -> None:
+    while _idle:
+        _idle.pop().close()
+
+
+atexit.register(_close_idle)
 
 
 def _run_here(coro: Coroutine[Any, Any, T], context: contextvars.Context) -> T:
-    loop = _thread_loop()
+    try:
+        loop = _idle.pop()
+    except IndexError:
+        loop = asyncio.new_event_loop()
     task = loop.create_task(coro, context=context)
     try:
         return loop.run_until_complete(task)
@@ -87,6 +110,11 @@ def _run_here(coro: Coroutine[Any, Any, T], context: contextvars.Context) -> T:
             with contextlib.suppress(BaseException):
                 loop.run_until_complete(task)
         raise
+    finally:
+        if len(_idle) < _MAX_IDLE and not loop.is_closed():
+            _idle.append(loop)
+        else:
+            loop.close()
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -108,8 +136,6 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
             done.set_result(_run_here(coro, context))
         except BaseException as exc:
             done.set_exception(exc)
-        finally:
-            _thread_loop().close()
 
     threading.Thread(target=run, name="langgraph-parallel-nested", daemon=True).start()
     return done.result()
@@ -118,10 +144,11 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
 def _after_fork_in_child() -> None:
     # The parent's threads (pool workers, loops' threads) do not exist here, and a loop
     # made before the fork shares its selector with the parent: start with none.
-    global _pool, _processes, _pool_lock, _local
+    global _pool, _processes, _pool_lock
     _pool, _processes = None, None
     _pool_lock = threading.Lock()
-    _local = threading.local()
+    _inherited.extend(_idle)  # they share their selectors with the parent's
+    _idle.clear()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -145,7 +172,7 @@ class AsyncNode(Runnable[Any, Any]):
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         """Run the node from sync code."""
-        return run_sync(self.afunc(input, config or context_config()))
+        return run_sync(_alone(self.afunc(input, config or context_config())))
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         """Run the node."""

@@ -15,6 +15,17 @@ from langgraph_parallel._bridge import process_pool, sync_pool
 from langgraph_parallel._options import ExecutorLike
 from langgraph_parallel._telemetry import context_config, does_nothing, stream_writer
 
+INLINE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "langgraph_parallel_inline", default=False
+)
+"""Set where a sync unit may run in the calling thread: the only unit of a node on a thread
+of its own (`_bridge.on_node_thread`), with nothing that must stop it early (no timeout, no
+deadline, no early stop). It saves handing each unit to a second thread."""
+
+
+async def _now(call: Callable[..., Any], value: Any, config: RunnableConfig) -> Any:
+    return call(value, config)
+
 
 def _is_async_callable(fn: Any) -> bool:
     # A callable object counts as async when its class's __call__ is a coroutine function.
@@ -144,6 +155,10 @@ class Unit:
 
     def __call__(self, value: Any, config: RunnableConfig) -> Awaitable[Any]:
         """Start the unit; the returned awaitable gives its result."""
+        if self.sync and self.executor is None and INLINE.get():
+            return _now(
+                self.runnable.invoke if self.direct is None else self._call_direct, value, config
+            )
         if self.executor is not None:
             assert self.direct is not None  # checked in _use_executor
             return asyncio.get_running_loop().run_in_executor(self.executor, self.direct, value)
