@@ -58,22 +58,34 @@ def test_every_branch_failing_still_reaches_the_join_under_collect(kind: str) ->
 
 
 def test_fail_fast_cancels_running_siblings_and_raises_the_error(kind: str) -> None:
+    started: list[int] = []
+    cancelled: list[int] = []
     finished: list[int] = []
 
     def slow(index: int) -> Any:
         async def unit(_: int) -> str:
-            await asyncio.sleep(0.5)
+            started.append(index)
+            try:
+                await asyncio.sleep(30)  # only a cancellation ends this in time
+            except asyncio.CancelledError:
+                cancelled.append(index)
+                raise
             finished.append(index)
             return "late"
 
         return unit
 
     graph = build(kind, [slow(0), boom("first failure"), slow(2)], on_error="fail_fast").compile()
-    started = time.perf_counter()
-    with pytest.raises(RuntimeError, match="first failure"):
-        asyncio.run(graph.ainvoke({"input": None}))
-    assert time.perf_counter() - started < 0.45
-    time.sleep(0.6)
+
+    async def main() -> list[int]:
+        with pytest.raises(RuntimeError, match="first failure"):
+            await graph.ainvoke({"input": None})
+        # Read before asyncio.run's own clean-up could cancel anything left running.
+        return sorted(cancelled)
+
+    cancelled_by_the_run = asyncio.run(main())
+    assert sorted(started) == [0, 2]  # the siblings were running ...
+    assert cancelled_by_the_run == [0, 2]  # ... and the run cancelled them before raising
     assert finished == []
 
 

@@ -26,10 +26,11 @@ def by_branch(state: dict[str, Any]) -> dict[str, Any]:
 
 def test_branches_of_every_kind_run_and_the_aggregator_sees_them_in_branch_order() -> None:
     def sync_fn(state: dict[str, Any]) -> str:
+        time.sleep(0.2)
         return f"sync {state['city']}"
 
     async def async_fn(state: dict[str, Any]) -> str:
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
         return f"async {state['city']}"
 
     class Sub(TypedDict, total=False):
@@ -51,7 +52,9 @@ def test_branches_of_every_kind_run_and_the_aggregator_sees_them_in_branch_order
         by_branch,
         state_schema=Brief,
     ).compile()
+    started = time.perf_counter()
     result = graph.invoke({"city": "Oslo"})
+    wall = time.perf_counter() - started
     assert result["output"] == {
         "sync_fn": "sync Oslo",
         "async_fn": "async Oslo",
@@ -66,7 +69,13 @@ def test_branches_of_every_kind_run_and_the_aggregator_sees_them_in_branch_order
     ]
     assert [r["index"] for r in result["results"]] == [0, 1, 2, 3]
     assert all(r["status"] == "ok" and r["attempts"] == 1 for r in result["results"])
-    assert all(r["elapsed"] >= 0 for r in result["results"])
+    elapsed = {r["branch"]: r["elapsed"] for r in result["results"]}
+    # Each branch's own time: at least its sleep, at most the whole run ...
+    assert 0.2 <= elapsed["sync_fn"] <= wall
+    assert 0.05 <= elapsed["async_fn"] <= wall
+    assert all(0 <= e <= wall for e in elapsed.values())
+    # ... and the branches that do not sleep took far less than the 0.2 s one.
+    assert elapsed["runnable"] < elapsed["sync_fn"] and elapsed["subgraph"] < elapsed["sync_fn"]
 
 
 def test_a_list_of_functions_is_named_after_them() -> None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import operator
-import time
+import threading
 from typing import Annotated, Any
 
+from helpers import Gauge
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, Overwrite, Send
@@ -111,8 +112,12 @@ def test_unknown_keys_in_a_node_update_are_dropped_silently() -> None:
 def test_sync_nodes_under_invoke_share_a_pool_of_max_concurrency_threads() -> None:
     """Why `ParallelStateGraph.compile` sets `max_concurrency` on the compiled graph."""
 
+    gauge = Gauge()
+    barrier = threading.Barrier(2, timeout=10)  # opens only for that many nodes at once
+
     def node(state: S) -> dict[str, Any]:
-        time.sleep(0.1)
+        with gauge.inside():
+            barrier.wait()
         return {"log": [1]}
 
     builder = StateGraph(S)
@@ -120,9 +125,8 @@ def test_sync_nodes_under_invoke_share_a_pool_of_max_concurrency_threads() -> No
         builder.add_node(f"n{i}", node)
         builder.add_edge(START, f"n{i}")
     graph = builder.compile()
-    started = time.perf_counter()
-    graph.invoke({}, {"max_concurrency": 2})
-    throttled = time.perf_counter() - started
-    started = time.perf_counter()
-    graph.with_config(max_concurrency=8).invoke({})
-    assert time.perf_counter() - started < throttled / 2
+    assert graph.invoke({}, {"max_concurrency": 2})["log"] == [1] * 8
+    assert gauge.peak == 2  # two threads, in pairs: never more than two nodes at once
+    gauge.peak, barrier = 0, threading.Barrier(8, timeout=10)
+    assert graph.with_config(max_concurrency=8).invoke({})["log"] == [1] * 8
+    assert gauge.peak == 8  # all eight at once

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import operator
-import time
+import threading
 from typing import Annotated, Any
 
 import pytest
@@ -226,21 +226,33 @@ class TestGuardrails:
         assert parts == []
 
     def test_blocking_stops_the_generation_early(self) -> None:
-        graph = self.graph(delay=2.0)
-        started = time.perf_counter()
-        asyncio.run(graph.ainvoke({"input": "weapon plans"}))
-        assert time.perf_counter() - started < 1.0
-        assert self.cancelled
+        graph = self.graph(delay=30.0)  # only a cancellation ends it in time
+
+        async def main() -> tuple[dict[str, Any], bool]:
+            output = (await graph.ainvoke({"input": "weapon plans"}))["output"]
+            return output, self.cancelled  # before asyncio.run's clean-up cancels anything
+
+        output, cancelled_by_the_run = asyncio.run(main())
+        assert output["blocked"] is True
+        assert cancelled_by_the_run  # stopped by the block, not left running or awaited
 
     def test_allowed_content_is_returned_and_both_ran_at_once(self) -> None:
-        async def slow_guard(state: Any) -> dict[str, Any]:
-            await asyncio.sleep(0.3)
+        # Each side waits until the other has started: run one after the other, the first
+        # would wait in vain and fail (TimeoutError), so the guardrail would block.
+        generating, checking = asyncio.Event(), asyncio.Event()
+
+        async def generate(state: Any) -> str:
+            generating.set()
+            await asyncio.wait_for(checking.wait(), 10)
+            return f"{self.SECRET}: {state['input']}"
+
+        async def guard(state: Any) -> dict[str, Any]:
+            checking.set()
+            await asyncio.wait_for(generating.wait(), 10)
             return {"allowed": True, "reason": None}
 
-        graph = self.graph(delay=0.3, guard=slow_guard)
-        started = time.perf_counter()
+        graph = create_guarded_graph(generate, guard, blocked_message="Sorry.").compile()
         result = asyncio.run(graph.ainvoke({"input": "bread"}))
-        assert time.perf_counter() - started < 0.55  # in sequence: 0.6 s
         assert result["output"] == {
             "content": f"{self.SECRET}: bread",
             "blocked": False,
@@ -326,38 +338,49 @@ class TestParallelToolNode:
         assert third.status == "error" and "no tool 'missing'" in third.content
 
     def test_calls_run_at_once_each_with_a_timeout(self) -> None:
+        started: list[float] = []
+        all_started = asyncio.Event()
+
         async def slow(seconds: float) -> str:
-            """Sleep."""
+            """Wait until all six calls have started, then sleep."""
+            started.append(seconds)
+            if len(started) == 6:
+                all_started.set()
+            await all_started.wait()  # one at a time, the first call would time out here
             await asyncio.sleep(seconds)
             return "done"
 
-        message = self.calls(*[("slow", {"seconds": 0.2})] * 5, ("slow", {"seconds": 5.0}))
-        started = time.perf_counter()
-        out = asyncio.run(parallel_tool_node([slow], timeout=0.5).ainvoke({"messages": [message]}))[
+        message = self.calls(*[("slow", {"seconds": 0.0})] * 5, ("slow", {"seconds": 30.0}))
+        out = asyncio.run(parallel_tool_node([slow], timeout=1.0).ainvoke({"messages": [message]}))[
             "messages"
         ]
-        assert time.perf_counter() - started < 1.0  # in sequence: 6 s
+        assert len(started) == 6
         assert [m.status for m in out] == ["success"] * 5 + ["error"]
         assert "NodeTimeoutError" in out[-1].content
 
     def test_sync_tools_are_not_capped_by_the_default_executor_and_a_cap_holds(self) -> None:
+        # A barrier, not a sleep: it lets calls through only when that many wait at once,
+        # so fewer running at once fails (BrokenBarrierError) however slow the machine.
         gauge = Gauge()
+        all_16 = threading.Barrier(16, timeout=10)
 
         def work(n: int) -> int:
             """Work."""
             with gauge.inside():
-                time.sleep(0.05)
+                all_16.wait()
             return n
 
         message = self.calls(*[("work", {"n": i}) for i in range(16)])
-        asyncio.run(parallel_tool_node([work]).ainvoke({"messages": [message]}))
+        out = asyncio.run(parallel_tool_node([work]).ainvoke({"messages": [message]}))
+        assert [m.content for m in out["messages"]] == [str(i) for i in range(16)]
         assert gauge.peak == 16
         capped = Gauge()
+        threes = threading.Barrier(3, timeout=10)
 
         def capped_work(n: int) -> int:
             """Work."""
             with capped.inside():
-                time.sleep(0.02)
+                threes.wait()
             return n
 
         message = self.calls(*[("capped_work", {"n": i}) for i in range(9)])

@@ -53,12 +53,9 @@ def test_the_server_listens_on_loopback_only(server: FakeOpenAIServer) -> None:
 
 
 def test_an_n_way_fanout_has_n_requests_in_flight_at_once(server: FakeOpenAIServer) -> None:
-    started = time.perf_counter()
     result = asyncio.run(fanout(server, 8).ainvoke({"input": "x"}))
-    elapsed = time.perf_counter() - started
     assert server.count == 8
-    assert server.peak_in_flight == 8
-    assert elapsed < 8 * 0.3 / 2  # in sequence: 2.4 s
+    assert server.peak_in_flight == 8  # counted by the server: all 8 at once, not a timing
     assert all(
         r["status"] == "ok" and r["value"].startswith("[fake server]") for r in result["results"]
     )
@@ -122,9 +119,10 @@ def test_a_500_is_a_failed_branch_under_collect_and_the_others_finish(
 
 def test_a_hanging_request_is_ended_by_the_branch_timeout(server: FakeOpenAIServer) -> None:
     server.when("topic_0", "hang")
+    server.latency = 0.05  # the answered requests stay far inside the 1 s timeout
     started = time.perf_counter()
     result = asyncio.run(fanout(server, 3, timeout=1.0).ainvoke({"input": "x"}))
-    assert time.perf_counter() - started < 3
+    assert time.perf_counter() - started < 5  # about the 1 s timeout; the hang is for ever
     assert [r["status"] for r in result["results"]] == ["timeout", "ok", "ok"]
     assert result["results"][0]["error"]["type"] == "NodeTimeoutError"
 

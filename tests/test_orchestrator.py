@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import operator
-import time
 from typing import Annotated, Any
 
 import pytest
@@ -17,20 +16,51 @@ def values(state: dict[str, Any]) -> list[Any]:
     return [r["value"] for r in state["results"]]
 
 
+@pytest.mark.parametrize("chunk_size", [1, 7, "auto"])
 @pytest.mark.parametrize("count", [3, 40, 300])
-def test_results_come_back_in_plan_order_not_finish_order(count: int) -> None:
+def test_results_come_back_in_plan_order_not_finish_order(count: int, chunk_size: Any) -> None:
+    """Later items finish first, so the worker tasks (chunks) finish in reverse plan order.
+
+    LangGraph applies the tasks' writes in task order (see test_langgraph_behaviour), which
+    alone would hide a `results` reducer that keeps arrival order. So the test also merges
+    the chunks' records in the order the chunks really finished (the `updates` stream), with
+    the graph's own reducer: that must give the same plan-ordered list.
+    """
     finished: list[int] = []
 
     async def worker(item: int) -> int:
-        await asyncio.sleep(0.05 * (count - item) / count)  # later items finish first
+        await asyncio.sleep(0.1 * (count - item) / count)  # later items finish first
         finished.append(item)
         return item * 10
 
-    graph = create_orchestrator_graph(lambda s: list(range(count)), worker, values).compile()
-    result = asyncio.run(graph.ainvoke({"input": None}))
+    graph = create_orchestrator_graph(
+        lambda s: list(range(count)), worker, values, chunk_size=chunk_size
+    ).compile()
+
+    async def run() -> tuple[dict[str, Any], list[list[Any]]]:
+        final: dict[str, Any] = {}
+        chunks: list[list[Any]] = []  # each worker task's records, in the order they finished
+        async for mode, part in graph.astream({"input": None}, stream_mode=["updates", "values"]):
+            if mode == "values":
+                final = part
+            elif "worker" in part:
+                chunks.append(part["worker"]["results"])
+        return final, chunks
+
+    result, chunks = asyncio.run(run())
     assert result["output"] == [i * 10 for i in range(count)]
     assert [r["index"] for r in result["results"]] == list(range(count))
     assert finished != sorted(finished)  # they really did finish out of order
+    firsts = [c[0]["index"] for c in chunks]
+    size = max(len(c) for c in chunks)
+    assert sorted(firsts) == list(range(0, count, size))  # every chunk, once
+    if len(chunks) > 1:
+        assert firsts != sorted(firsts)  # and the chunks too
+    merge = graph.channels["results"].operator
+    merged: list[Any] = []
+    for records in chunks:
+        merged = merge(merged, records)
+    assert merged == result["results"]
 
 
 @pytest.mark.parametrize("chunk_size", [1, 7, "auto"])
@@ -149,19 +179,28 @@ def test_a_second_run_on_a_thread_starts_with_fresh_results() -> None:
 
 
 def test_fail_fast_cancels_the_other_items_of_a_chunk() -> None:
+    cancelled: list[int] = []
     finished: list[int] = []
 
     async def worker(item: int) -> str:
         if item == 1:
             raise RuntimeError("in chunk")
-        await asyncio.sleep(0.5)
+        try:
+            await asyncio.sleep(30)  # only a cancellation ends this in time
+        except asyncio.CancelledError:
+            cancelled.append(item)
+            raise
         finished.append(item)
         return "late"
 
     graph = create_orchestrator_graph(
         lambda s: [0, 1, 2, 3], worker, values, on_error="fail_fast", chunk_size=4
     ).compile()
-    with pytest.raises(RuntimeError, match="in chunk"):
-        asyncio.run(graph.ainvoke({"input": None}))
-    time.sleep(0.6)
+
+    async def run() -> list[int]:
+        with pytest.raises(RuntimeError, match="in chunk"):
+            await graph.ainvoke({"input": None})
+        return sorted(cancelled)  # before asyncio.run's clean-up cancels anything
+
+    assert asyncio.run(run()) == [0, 2, 3]  # cancelled by the run, before it raised
     assert finished == []

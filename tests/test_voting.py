@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import random
 from typing import Any
 
 import pytest
@@ -52,18 +52,110 @@ def test_a_voter_returning_none_abstains() -> None:
     assert result["votes"][1]["status"] == "abstained"
 
 
-@pytest.mark.parametrize(
-    "delays",
-    [[0.0, 0.05, 0.0, 0.05], [0.05, 0.0, 0.05, 0.0]],
-    ids=["first-voter-fast", "first-voter-slow"],
-)
+TIES = [
+    # (answers by voter index, the documented winner: the tied answer voted first)
+    (["cat", "dog", "dog", "cat"], "cat"),
+    (["dog", "cat", "cat", "dog"], "dog"),
+    (["bird", "cat", "dog", "dog", "cat"], "cat"),  # voter 0's answer is not in the tie
+    ([None, "dog", "cat", "cat", "dog"], "dog"),  # voter 0 abstains
+    (["a", "b", "c", "d"], "a"),
+    (["x", "y", "z", "z", "y", "x"], "x"),
+    (["p", "q", "q", "r", "p", "r"], "p"),
+]
+
+
+@pytest.mark.parametrize(("answers", "winner"), TIES)
+@pytest.mark.parametrize("finish", ["first-voter-first", "last-voter-first"])
 def test_ties_break_towards_the_lowest_voter_index_whatever_the_finish_order(
-    delays: list[float],
+    answers: list[Any], winner: str, finish: str
 ) -> None:
-    result = outcome(create_voting_graph(fixed(["cat", "dog", "dog", "cat"], delays), n=4))
-    assert result["winner"] == "cat"
+    n = len(answers)
+    delays = [0.02 * (i if finish == "first-voter-first" else n - 1 - i) for i in range(n)]
+    result = outcome(create_voting_graph(fixed(answers, delays), n=n))
+    assert result["winner"] == winner
     assert result["tie"] is True
-    assert result["agreement"] == 0.5
+    cast = [a for a in answers if a is not None]
+    assert result["agreement"] == cast.count(winner) / len(cast)
+
+
+def tie_winner(votes: list[tuple[int, Any, float]]) -> Any:
+    """The documented rule, written out: of the answers with the most weight, the one whose
+    first vote has the lowest voter index. `votes` holds (voter index, answer, weight)."""
+    weight: dict[Any, float] = {}
+    first: dict[Any, int] = {}
+    for index, answer, w in votes:
+        weight[answer] = weight.get(answer, 0.0) + w
+        first[answer] = min(first.get(answer, index), index)
+    top = max(weight.values())
+    return min((a for a in weight if weight[a] == top), key=lambda a: first[a])
+
+
+def tie_cases(method: str, wanted: int = 200) -> list[tuple[list[Any], dict[str, float]]]:
+    """Seeded random votes, kept only if the top is tied: 2 to 4 answers among 4 to 9
+    voters, some abstaining or failed; for "weighted", small integer weights."""
+    rng = random.Random(f"ties-{method}")
+    cases: list[tuple[list[Any], dict[str, float]]] = []
+    while len(cases) < wanted:
+        n = rng.randint(4, 9)
+        options = ["red", "green", "blue", "gold"][: rng.randint(2, 4)]
+        records = []
+        for i in range(n):
+            roll = rng.random()
+            status, value = "ok", rng.choice(options)
+            if roll < 0.1:
+                value = None  # abstains
+            elif roll < 0.2:
+                status, value = "error", options[0]  # a failed voter's value does not count
+            records.append(record(f"v{i}", i, value, status=status))
+        weights = (
+            {f"v{i}": float(rng.randint(1, 3)) for i in range(n)} if method == "weighted" else {}
+        )
+        cast = [
+            (r["index"], r["value"], weights.get(r["branch"], 1.0))
+            for r in records
+            if r["status"] == "ok" and r["value"] is not None
+        ]
+        totals: dict[Any, float] = {}
+        for _, answer, w in cast:
+            totals[answer] = totals.get(answer, 0.0) + w
+        ranked = sorted(totals.values(), reverse=True)
+        if len(ranked) > 1 and ranked[0] == ranked[1]:
+            cases.append((records, weights))
+    return cases
+
+
+@pytest.mark.parametrize("method", ["majority", "weighted"])
+def test_tally_breaks_every_tie_towards_the_answer_voted_first(method: str) -> None:
+    shuffle = random.Random(11).shuffle
+    for records, weights in tie_cases(method):
+        cast = [
+            (r["index"], r["value"], weights.get(r["branch"], 1.0))
+            for r in records
+            if r["status"] == "ok" and r["value"] is not None
+        ]
+        expected = tie_winner(cast)
+        arrived = list(records)
+        shuffle(arrived)  # records come in finish order, not index order
+        result = tally(arrived, method=method, weights=weights)  # type: ignore[arg-type]
+        assert (result["winner"], result["tie"]) == (expected, True), records
+        assert result == tally(records, method=method, weights=weights)  # type: ignore[arg-type]
+
+
+def test_tally_breaks_every_best_score_tie_towards_the_lowest_voter_index() -> None:
+    rng = random.Random("ties-best_score")
+    checked = 0
+    while checked < 200:
+        n = rng.randint(2, 8)
+        scores = [rng.choice([0.2, 0.5, 0.9]) for _ in range(n)]
+        best = max(scores)
+        if scores.count(best) < 2:
+            continue
+        records = [record(f"v{i}", i, {"voter": i, "score": s}) for i, s in enumerate(scores)]
+        rng.shuffle(records)
+        result = tally(records, method="best_score")
+        assert result["winner"] == {"voter": scores.index(best), "score": best}, scores
+        assert result["tie"] is True
+        checked += 1
 
 
 def test_answers_are_normalised_before_counting() -> None:
@@ -143,10 +235,21 @@ def test_tally_is_independent_of_record_order() -> None:
 class TestEarlyStop:
     LATENCIES = (0.1, 0.1, 0.1, 1.0, 1.0)
 
-    def voters(self, answers: list[Any], finished: list[int]) -> Any:
+    def voters(
+        self,
+        answers: list[Any],
+        finished: list[int],
+        latencies: tuple[float, ...] = LATENCIES,
+        cancelled: list[int] | None = None,
+    ) -> Any:
         async def voter(state: Any, config: RunnableConfig) -> Any:
             index = config["metadata"]["lgp_index"]
-            await asyncio.sleep(self.LATENCIES[index])
+            try:
+                await asyncio.sleep(latencies[index])
+            except asyncio.CancelledError:
+                if cancelled is not None:
+                    cancelled.append(index)
+                raise
             finished.append(index)
             return answers[index]
 
@@ -155,16 +258,21 @@ class TestEarlyStop:
     @pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
     def test_a_decided_majority_stops_the_remaining_voters(self, mode: str) -> None:
         finished: list[int] = []
-        graph = create_voting_graph(
-            self.voters(["yes"] * 3 + ["no"] * 2, finished), n=5, early_stop=True
-        ).compile()
-        started = time.perf_counter()
-        state = (
-            graph.invoke({"input": 1})
-            if mode == "invoke"
-            else asyncio.run(graph.ainvoke({"input": 1}))
-        )
-        assert time.perf_counter() - started < 0.6  # the slow voters take 1 s
+        cancelled: list[int] = []
+        # The slow voters would take 30 s: only being stopped ends them in time.
+        voters = self.voters(["yes"] * 3 + ["no"] * 2, finished, (0.1, 0.1, 0.1, 30, 30), cancelled)
+        graph = create_voting_graph(voters, n=5, early_stop=True).compile()
+
+        async def run() -> tuple[dict[str, Any], list[int]]:
+            state = await graph.ainvoke({"input": 1})
+            return state, sorted(cancelled)  # before asyncio.run's clean-up cancels anything
+
+        if mode == "invoke":
+            state = graph.invoke({"input": 1})
+            cancelled_by_the_run = sorted(cancelled)
+        else:
+            state, cancelled_by_the_run = asyncio.run(run())
+        assert cancelled_by_the_run == [3, 4]  # stopped, not awaited nor left running
         outcome = state["output"]
         assert (outcome["winner"], outcome["cast"], outcome["cancelled"]) == ("yes", 3, 2)
         assert sorted(finished) == [0, 1, 2]

@@ -232,9 +232,12 @@ class TestHedging:
         assert hedge.hedges == 0
 
     def test_after_hedging_one_failure_is_not_enough_and_two_are(self) -> None:
-        first_fails = self.scripted(0.1, 0.2, fail={0})
+        # The backup starts at 0.05 s, the first attempt fails at 0.2 s, the backup ends at
+        # 0.65 s: each step at least 3 times the time before it, so load cannot reorder them.
+        first_fails = self.scripted(0.2, 0.6, fail={0})
         assert asyncio.run(hedged(first_fails, 0.05).ainvoke({})) == "attempt 1"
-        both_fail = self.scripted(0.1, 0.2, fail={0, 1})
+        assert first_fails.attempts == [0, 1]
+        both_fail = self.scripted(0.2, 0.6, fail={0, 1})
         with pytest.raises(ConnectionError, match="attempt 0 failed"):
             asyncio.run(hedged(both_fail, 0.05).ainvoke({}))
 
@@ -263,29 +266,44 @@ class TestHedging:
         ) in events
 
     def test_a_100_way_fanout_of_stragglers_finishes_near_the_fast_latency(self) -> None:
-        """5 of the 100 items straggle (2 s) on their first attempt; other attempts take 0.1 s.
+        """5 of the 100 items straggle (20 s) on their first attempt; other attempts take 0.02 s.
 
         Which ones is fixed up front, not drawn per call: a draw per call would hand out
-        stragglers by call order, which shifts whenever a loaded machine adds a backup.
+        stragglers by call order, which shifts whenever a loaded machine adds a backup. The
+        backup starts after 0.5 s, 25 times the fast latency, so a loaded machine does not
+        hedge fast calls. No clock is read: a straggler's first attempt can only end by being
+        cancelled when its backup wins, so the run finishes near the fast latency (plus the
+        hedge delay) iff every straggler was hedged and its first attempt cancelled.
         """
         import random
         from collections import Counter
 
         stragglers = set(random.Random(7).sample(range(100), 5))
         attempts: Counter[int] = Counter()
+        cancelled_firsts: set[int] = set()
 
         async def call(item: int) -> int:
             attempts[item] += 1
             first = attempts[item] == 1
-            await asyncio.sleep(2.0 if first and item in stragglers else 0.1)
+            try:
+                await asyncio.sleep(20.0 if first and item in stragglers else 0.02)
+            except asyncio.CancelledError:
+                if first:
+                    cancelled_firsts.add(item)
+                raise
             return item
 
-        hedge = Hedge(after=0.15)
+        hedge = Hedge(after=0.5)
         graph = create_orchestrator_graph(
             lambda s: list(range(100)), hedged(call, hedge), concatenate()
         ).compile()
-        started = time.perf_counter()
         state = asyncio.run(graph.ainvoke({"input": None}))
-        assert all(r["status"] == "ok" for r in state["results"])
-        assert time.perf_counter() - started < 1.5  # unhedged: ~2 s (a straggler is near certain)
+        assert [(r["status"], r["value"]) for r in state["results"]] == [
+            ("ok", i) for i in range(100)
+        ]
+        assert stragglers <= cancelled_firsts  # each straggler lost to its backup
+        assert all(attempts[s] == 2 for s in stragglers)
+        assert hedge.calls == 100
+        assert hedge.backup_wins >= len(stragglers)
+        assert len(stragglers) <= hedge.hedges <= 10  # fast calls are (almost) never hedged
         assert hedge.extra_calls <= 0.10
