@@ -311,6 +311,8 @@ async def sync_work(report: list[Scenario], targets: list[Target]) -> None:
             "package invoke": in_thread(lambda: package.invoke({"input": None})),
             "package ainvoke": lambda: package.ainvoke({"input": None}),
             "hand invoke": in_thread(lambda: hand.invoke({})),
+            # as LangGraph documents it: the sync pool sized by the config's max_concurrency
+            "hand invoke sized": in_thread(lambda: hand.invoke({}, {"max_concurrency": count + 4})),
             "hand ainvoke": lambda: hand.ainvoke({}),
         }
     )
@@ -319,7 +321,8 @@ async def sync_work(report: list[Scenario], targets: list[Target]) -> None:
     for key, label in (
         ("package invoke", "langgraph-parallel, `invoke`"),
         ("package ainvoke", "langgraph-parallel, `ainvoke`"),
-        ("hand invoke", "hand-written sync nodes, `invoke`"),
+        ("hand invoke", "hand-written sync nodes, `invoke` (default pool)"),
+        ("hand invoke sized", "hand-written sync nodes, `invoke`, `max_concurrency=104`"),
         ("hand ainvoke", "hand-written sync nodes, `ainvoke`"),
     ):
         rows.append([label, fmt(result[key]), f"{result[key] / seconds:.2f}x"])
