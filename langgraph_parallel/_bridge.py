@@ -32,21 +32,23 @@ _SYNC_WORKERS = int(os.environ.get("LANGGRAPH_PARALLEL_SYNC_WORKERS", "256"))
 _pool: ThreadPoolExecutor | None = None
 _processes: concurrent.futures.ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
-_node_thread: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "langgraph_parallel_node_thread", default=False
+_node_task: contextvars.ContextVar[asyncio.Task[Any] | None] = contextvars.ContextVar(
+    "langgraph_parallel_node_task", default=None
 )
 
 
-def on_node_thread() -> bool:
-    """Whether this code runs in a node that LangGraph's sync path gave a thread of its own.
+def runs_alone() -> bool:
+    """Whether this is the top task of a node that LangGraph's sync path gave a thread.
 
-    There the node's event loop runs nothing else, so a sync call may block it.
+    Its event loop then runs nothing else, so a sync call may block it. Tasks it starts (an
+    inner graph's `ainvoke`, say) are not alone: they share that loop.
     """
-    return _node_thread.get()
+    task = _node_task.get()
+    return task is not None and task is asyncio.current_task()
 
 
 async def _alone(coro: Coroutine[Any, Any, T]) -> T:
-    _node_thread.set(True)  # in the run's own context copy: gone when the run ends
+    _node_task.set(asyncio.current_task())  # in the run's own context copy
     return await coro
 
 
@@ -120,9 +122,9 @@ def _run_here(coro: Coroutine[Any, Any, T], context: contextvars.Context) -> T:
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync code, in the caller's context.
 
-    It runs on the calling thread's own event loop; if that loop is busy running the
-    caller, on the loop of a thread started for this call. Either way the caller blocks
-    until the coroutine is done.
+    It runs on an event loop no other thread is running (an idle one, or a new one), in
+    this thread; if this thread's loop is busy running the caller, in a thread started for
+    this call. Either way the caller blocks until the coroutine is done.
     """
     context = contextvars.copy_context()
     try:
@@ -160,8 +162,8 @@ NodeFunc = Callable[[Any, RunnableConfig], Coroutine[Any, Any, Any]]
 class AsyncNode(Runnable[Any, Any]):
     """A graph node around an async function, for both of LangGraph's paths.
 
-    Under `ainvoke` it is awaited; under `invoke` it runs to completion on the calling
-    thread's own event loop (see `_bridge.run_sync`).
+    Under `ainvoke` it is awaited; under `invoke` it runs to completion on an event loop
+    of its own, in the thread LangGraph gave the task (see `run_sync`).
 
     LangGraph's own `add_node(afunc)` would reject the sync path; a `RunnableLambda` would
     trace each call as a child run. This does neither.
@@ -180,9 +182,9 @@ class AsyncNode(Runnable[Any, Any]):
 
 
 def make_node(afunc: NodeFunc, *, name: str) -> AsyncNode:
-    """A node that runs `afunc` natively under `ainvoke`, and on its thread's loop under `invoke`.
+    """A node that runs `afunc` natively under `ainvoke`, and on a loop of its own under `invoke`.
 
     Under `invoke` LangGraph runs each task of a step in a thread of its own; each runs its
-    async branch on that thread's event loop, so async branches stay concurrent there too.
+    async branch on an event loop of its own, so async branches stay concurrent there too.
     """
     return AsyncNode(afunc, name=name)

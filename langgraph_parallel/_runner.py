@@ -130,7 +130,12 @@ class _Runner:
         self.limit = scope.limit if scope is not None else None
 
     async def run(
-        self, index: int, value: Any, config: RunnableConfig | None, own_context: bool
+        self,
+        index: int,
+        value: Any,
+        config: RunnableConfig | None,
+        own_context: bool,
+        inline: bool = False,
     ) -> BranchResult:
         """Run unit `index` and return its record (see `run_unit`)."""
         record = _new_record(self.branch, index)
@@ -152,7 +157,8 @@ class _Runner:
                     try:
                         seconds, by_deadline = self._allowed()
                         if seconds is None:
-                            result = await self.unit(value, config or context_config())
+                            # untimed: nothing must stop it early, so it may run inline
+                            result = await self.unit(value, config or context_config(), inline)
                         else:
                             result = await self._timed(value, config, started, seconds, by_deadline)
                     except GraphBubbleUp:
@@ -349,6 +355,7 @@ async def run_unit(
     options: RunOptions,
     scope: RunScope | None = None,
     writer: StreamWriter | None = None,
+    inline: bool = False,
 ) -> BranchResult:
     """Run one unit of work under `options` and return its record.
 
@@ -356,10 +363,11 @@ async def run_unit(
     slot) to its end. Under `fail_fast` the unit's final error is raised instead of
     recorded. Interrupts and other LangGraph control flow (`GraphBubbleUp`) propagate, and
     so does cancellation, unless the unit's own `scope` stopped it: then it is recorded as
-    `cancelled`.
+    `cancelled`. With `inline`, a sync unit with no timeout or deadline is called in this
+    thread (see `Unit.__call__`).
     """
     runner = _Runner(unit, branch, options, scope, writer)
-    return await runner.run(index, value, config, False)
+    return await runner.run(index, value, config, False, inline)
 
 
 Job = tuple[Unit, str, int, Any]

@@ -15,13 +15,6 @@ from langgraph_parallel._bridge import process_pool, sync_pool
 from langgraph_parallel._options import ExecutorLike
 from langgraph_parallel._telemetry import context_config, does_nothing, stream_writer
 
-INLINE: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "langgraph_parallel_inline", default=False
-)
-"""Set where a sync unit may run in the calling thread: the only unit of a node on a thread
-of its own (`_bridge.on_node_thread`), with nothing that must stop it early (no timeout, no
-deadline, no early stop). It saves handing each unit to a second thread."""
-
 
 async def _now(call: Callable[..., Any], value: Any, config: RunnableConfig) -> Any:
     return call(value, config)
@@ -153,9 +146,14 @@ class Unit:
         """Whether the unit is given a config (so it needs one of its own per call)."""
         return self.direct is None or self.takes_config
 
-    def __call__(self, value: Any, config: RunnableConfig) -> Awaitable[Any]:
-        """Start the unit; the returned awaitable gives its result."""
-        if self.sync and self.executor is None and INLINE.get():
+    def __call__(self, value: Any, config: RunnableConfig, inline: bool = False) -> Awaitable[Any]:
+        """Start the unit; the returned awaitable gives its result.
+
+        With `inline`, a sync unit is called in this thread, blocking its event loop: for
+        the only unit of a node that runs alone (`_bridge.runs_alone`) and that nothing
+        must stop early. It saves handing each unit to a second thread.
+        """
+        if inline and self.sync and self.executor is None:
             return _now(
                 self.runnable.invoke if self.direct is None else self._call_direct, value, config
             )

@@ -261,3 +261,27 @@ def test_the_package_uses_only_langgraphs_public_api() -> None:
         if private.search(line)
     ]
     assert offenders == []
+
+
+def test_an_inner_graphs_sync_branches_still_run_at_once_inside_an_outer_invoke() -> None:
+    """A sync branch runs inline only where its node runs alone, never on a shared loop."""
+
+    def inner_graph() -> Any:
+        together = threading.Barrier(2, timeout=10)  # broken if the two run one by one
+
+        def meets(state: Any) -> str:
+            together.wait()
+            return "met"
+
+        return create_fanout_graph({"a": meets, "b": meets}, values).compile()
+
+    async def awaits_inner(state: Any) -> Any:
+        return (await inner_graph().ainvoke({"input": None}))["output"]
+
+    def calls_inner(state: Any) -> Any:  # a sync branch, itself run inline
+        return inner_graph().invoke({"input": None})["output"]
+
+    outer = create_fanout_graph({"awaits": awaits_inner, "calls": calls_inner}, values).compile()
+    state = within(lambda: outer.invoke({"input": None}))
+    assert [r["status"] for r in state["results"]] == ["ok", "ok"], state["results"]
+    assert state["output"] == [["met", "met"], ["met", "met"]]

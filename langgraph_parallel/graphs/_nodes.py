@@ -8,7 +8,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from langgraph_parallel._bridge import NodeFunc, on_node_thread
+from langgraph_parallel._bridge import NodeFunc, runs_alone
 from langgraph_parallel._options import RunOptions
 from langgraph_parallel._runner import run_unit
 from langgraph_parallel._scope import RunScope
@@ -18,7 +18,7 @@ from langgraph_parallel._telemetry import (
     usage_total,
     with_usage_collector,
 )
-from langgraph_parallel._unit import INLINE, Unit
+from langgraph_parallel._unit import Unit
 from langgraph_parallel.errors import BranchFailuresError
 from langgraph_parallel.state.records import BranchResult
 
@@ -73,21 +73,17 @@ def unit_node(
     async def run_branch(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         branch, index = payload["branch"], payload["index"]
         scope = run_scope_for(payload, options)
-        alone = on_node_thread() and options.timeout is None and after is None
-        token = INLINE.set(alone and payload.get("deadline") is None)
-        try:
-            record = await run_unit(
-                unit,
-                payload["state"],
-                branch=branch,
-                index=index,
-                config=unit_config(with_usage_collector(config), branch, index),
-                options=options,
-                scope=scope,
-                writer=stream_writer(),
-            )
-        finally:
-            INLINE.reset(token)
+        record = await run_unit(
+            unit,
+            payload["state"],
+            branch=branch,
+            index=index,
+            config=unit_config(with_usage_collector(config), branch, index),
+            options=options,
+            scope=scope,
+            writer=stream_writer(),
+            inline=after is None and runs_alone(),  # an early stop must be able to cancel it
+        )
         if after is not None:
             after(scope, record)
         update: dict[str, Any] = {"results": [record]}
