@@ -64,8 +64,8 @@ def _injected(names: frozenset[str], config: RunnableConfig) -> dict[str, Any]:
 class _Injecting(Runnable[Any, Any]):
     """A function that takes LangGraph's node arguments, called with them (and not traced)."""
 
-    def __init__(self, fn: Callable[..., Any], names: frozenset[str], sync: bool) -> None:
-        self.fn, self.names, self.sync = fn, names, sync
+    def __init__(self, fn: Callable[..., Any], names: frozenset[str]) -> None:
+        self.fn, self.names = fn, names
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         """Call the function (a sync one) with its input and the arguments it asks for."""
@@ -106,7 +106,7 @@ class Unit:
             if self.injected <= {"config"}:
                 self.direct, self.takes_config = thing, bool(self.injected)
             else:
-                self.runnable = _Injecting(thing, self.injected, self.sync)
+                self.runnable = _Injecting(thing, self.injected)
         else:
             raise TypeError(
                 f"{label} must be a function, a Runnable or a compiled graph, "

@@ -285,3 +285,43 @@ def test_an_inner_graphs_sync_branches_still_run_at_once_inside_an_outer_invoke(
     state = within(lambda: outer.invoke({"input": None}))
     assert [r["status"] for r in state["results"]] == ["ok", "ok"], state["results"]
     assert state["output"] == [["met", "met"], ["met", "met"]]
+
+
+def test_units_get_langgraphs_node_arguments_from_the_public_getters() -> None:
+    """`config`, `writer`, `store` and `runtime` reach a unit as they reach a LangGraph node."""
+    from langgraph.store.memory import InMemoryStore
+
+    store = InMemoryStore()
+    store.put(("users",), "ada", {"name": "Ada"})
+
+    def writes(state: Any, writer: Any) -> str:
+        writer({"note": "from the sync branch"})
+        return "wrote"
+
+    async def reads(state: Any, *, store: Any, config: Any) -> Any:
+        return [store.get(("users",), "ada").value["name"], config["metadata"]["lgp_branch"]]
+
+    def sees(state: Any, runtime: Any) -> bool:
+        return runtime.store is store
+
+    graph = create_fanout_graph({"writes": writes, "reads": reads, "sees": sees}, values).compile(
+        store=store
+    )
+    for run in (
+        lambda: list(graph.stream({"input": None}, stream_mode=["custom", "values"])),
+        lambda: asyncio.run(
+            _collect(graph.astream({"input": None}, stream_mode=["custom", "values"]))
+        ),
+    ):
+        chunks = within(run)
+        notes = [c for mode, c in chunks if mode == "custom" and "note" in c]
+        assert notes == [{"note": "from the sync branch"}]
+        assert [c for mode, c in chunks if mode == "values"][-1]["output"] == [
+            "wrote",
+            ["Ada", "reads"],
+            True,
+        ]
+
+
+async def _collect(stream: Any) -> list[Any]:
+    return [chunk async for chunk in stream]
