@@ -118,3 +118,27 @@ class Clock:
 
     def mark(self, name: str) -> None:
         self.marks[name] = time.perf_counter() - self.t0
+
+
+class FailFastSibling:
+    """For test classes: `graph()` builds a `fail_fast` fan-out whose branch `fails` raises
+    `ConnectionError("down")` at 20 ms while its sibling `slow` sleeps 0.3 s; `finished`
+    says whether the sibling ran to its end (it was not cancelled)."""
+
+    finished = False
+
+    def graph(self) -> Any:
+        self.finished = False
+
+        async def fails(state: Any) -> str:
+            await asyncio.sleep(0.02)
+            raise ConnectionError("down")
+
+        async def slow(state: Any) -> str:
+            await asyncio.sleep(0.3)
+            self.finished = True
+            return "done"
+
+        return create_fanout_graph(
+            {"fails": fails, "slow": slow}, lambda s: None, on_error="fail_fast"
+        )

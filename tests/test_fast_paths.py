@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from cpu_work import input_squared
+from helpers import FailFastSibling
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import START, StateGraph
@@ -88,24 +89,8 @@ def test_the_sync_paths_match_the_async_path(tmp_path: Path) -> None:
     assert comparable(langgraphs_sync_path(graph, tmp_path)) == expected
 
 
-class TestInvoke:
+class TestInvoke(FailFastSibling):
     """`invoke` takes LangGraph's own sync path, whatever the checkpointer."""
-
-    def graph(self) -> Any:
-        self.finished = False
-
-        async def fails(state: Any) -> str:
-            await asyncio.sleep(0.02)
-            raise ConnectionError("down")
-
-        async def slow(state: Any) -> str:
-            await asyncio.sleep(0.3)
-            self.finished = True
-            return "done"
-
-        return create_fanout_graph(
-            {"fails": fails, "slow": slow}, lambda s: None, on_error="fail_fast"
-        )
 
     def test_fail_fast_lets_a_running_sibling_finish_with_every_checkpointer(
         self, tmp_path: Path

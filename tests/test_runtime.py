@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import FailFastSibling
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.config import get_config
 from langgraph.constants import CONFIG_KEY_CHECKPOINTER
@@ -174,31 +175,15 @@ def test_one_callers_blocking_code_does_not_delay_another_threads_run() -> None:
     slow.join(HANG)
 
 
-class TestStreamsBehaveLikeInvoke:
+class TestStreamsBehaveLikeInvoke(FailFastSibling):
     """`stream`/`astream` fail and cancel as `invoke`/`ainvoke` do."""
-
-    def graph(self) -> Any:
-        self.finished = False
-
-        async def fails(state: Any) -> str:
-            await asyncio.sleep(0.02)
-            raise ConnectionError("down")
-
-        async def slow(state: Any) -> str:
-            await asyncio.sleep(0.3)
-            self.finished = True
-            return "done"
-
-        return create_fanout_graph(
-            {"fails": fails, "slow": slow}, lambda s: None, on_error="fail_fast"
-        ).compile()
 
     def test_stream_raises_what_invoke_raises_and_lets_the_sibling_finish(self) -> None:
         for call in (
             lambda g: g.invoke({"input": None}),
             lambda g: list(g.stream({"input": None}, stream_mode="updates")),
         ):
-            graph = self.graph()
+            graph = self.graph().compile()
             with pytest.raises(ConnectionError, match="down"):
                 within(lambda g=graph, c=call: c(g))  # type: ignore[misc]
             assert self.finished  # LangGraph's sync path lets a running sibling finish
@@ -208,7 +193,7 @@ class TestStreamsBehaveLikeInvoke:
             return [chunk async for chunk in graph.astream({"input": None})]
 
         for call in (lambda g: g.ainvoke({"input": None}), streamed):
-            graph = self.graph()
+            graph = self.graph().compile()
             with pytest.raises(ConnectionError, match="down"):
                 within(lambda g=graph, c=call: asyncio.run(c(g)))  # type: ignore[misc]
             time.sleep(0.5)  # past the sibling's 0.3 s: had it run on, it would be done
