@@ -3,17 +3,27 @@
 `FakeOpenAIServer` speaks `/v1/chat/completions` (JSON and server-sent-event streaming,
 tool calls, `json_schema` structured output) on 127.0.0.1, adds latency, counts the
 requests in flight, and can be told to answer 429, 500 or hang, for all requests or those
-whose messages contain a given text. It uses only the standard library.
+whose messages contain a given text.
+
+It can also model a provider's limits, to test an adaptive concurrency limit against: a
+hard `capacity` (requests served at once) and a token bucket (`rate` requests per second,
+`burst` at most). A request over the limit is answered at once with a 429 that carries
+`retry-after-ms` and `retry-after` headers, as OpenAI's are. It measures what a limiter
+needs: the status of every response (`Request.status`, `counts`), the requests in flight
+over time (`in_flight_series()`) and their time-weighted mean (`mean_in_flight()`, from
+`time_weighted_mean`). It uses only the standard library.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -37,7 +47,12 @@ class _Rule:
 
 @dataclass
 class Request:
-    """One request the server received."""
+    """One request the server received.
+
+    `answer` is the step taken (a rule's, else `"ok"`, or `429` when the provider model
+    turned the request away); `status` is the HTTP status actually sent (`None` while
+    being served, or for a hang). `started` and `ended` are `time.perf_counter()` times.
+    """
 
     body: dict[str, Any]
     text: str
@@ -45,6 +60,7 @@ class Request:
     started: float
     ended: float | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    status: int | None = None
 
 
 class _Listener(ThreadingHTTPServer):
@@ -52,13 +68,43 @@ class _Listener(ThreadingHTTPServer):
     # the client then retries a second later: a latency the graph did not cause.
     request_queue_size = 1024
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that closes a kept-alive connection is not an error worth a traceback.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class FakeOpenAIServer:
     """An OpenAI-compatible chat server on 127.0.0.1, started on a free port.
 
+    Rules registered with `when` decide a request's answer first; a request they answer
+    `"ok"` then goes through the provider model (`capacity`, `rate`), which either admits
+    it (served for `latency` seconds) or answers 429 at once. `capacity`, `rate`, `burst`,
+    `retry_after` and `latency` can be changed while the server runs.
+
+    Measured, on the `time.perf_counter()` clock: `requests` (every request, with its
+    `status`), `counts` (responses sent per status), `in_flight` and `peak_in_flight`
+    (requests being served: admitted and not yet answered, hangs included, 429s answered at
+    once not), `in_flight_series()` and `mean_in_flight()`.
+
     Args:
         latency: Seconds each answered request takes.
         port: The port; 0 (default) picks a free one.
+        capacity: Requests served at once; one arriving when `capacity` are in flight is
+            answered 429 at once. `None` (default): unlimited. Lowering it lets the
+            running requests finish and turns new ones away until fewer are in flight.
+        rate: Token-bucket mode: requests admitted per second, on average. A request
+            takes a token or is answered 429 at once, `retry-after-ms` being the time to
+            the next token. `None` (default): unlimited.
+        burst: The bucket's size (at least 1): requests admitted at once after a pause.
+            The bucket starts full.
+        retry_after: Seconds the 429 of a full `capacity` tells the client to wait;
+            `None` (default): `latency`.
+        keep_alive: Keep connections open between JSON answers, as real providers do,
+            instead of closing each one (the default, so no pooled client socket outlives
+            a test). Close the HTTP clients you made before the server, or their pooled
+            sockets are reported as unclosed. Opening a connection per request costs the
+            client a few milliseconds, which at 100 requests a second is what limits it.
 
     Example:
         ```python
@@ -71,20 +117,134 @@ class FakeOpenAIServer:
             assert model.invoke("hello").content.startswith("[fake server]")
             assert server.count == 1 and server.host == "127.0.0.1"
         ```
+
+    Example:
+        Two requests at once against `capacity=1`: the second is turned away.
+
+        ```python
+        import threading
+        import time
+
+        import openai
+        from langgraph_parallel.testing import FakeOpenAIServer
+
+        with FakeOpenAIServer(latency=1.0, capacity=1) as server:
+            client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
+
+            def ask() -> None:
+                client.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+                )
+
+            first = threading.Thread(target=ask)
+            first.start()
+            while not server.requests:  # then the first one is being served, for 1 s
+                time.sleep(0.01)
+            try:
+                ask()
+            except openai.RateLimitError as error:
+                assert error.response.headers["retry-after-ms"] == "1000"
+            first.join()
+            assert server.counts == {200: 1, 429: 1} and server.peak_in_flight == 1
+        ```
     """
 
-    def __init__(self, *, latency: float = 0.05, port: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        latency: float = 0.05,
+        port: int = 0,
+        capacity: int | None = None,
+        rate: float | None = None,
+        burst: float = 1.0,
+        retry_after: float | None = None,
+        keep_alive: bool = False,
+    ) -> None:
         self.latency = latency
+        self.keep_alive = keep_alive
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self.requests: list[Request] = []
         self.in_flight = 0
         self.peak_in_flight = 0
+        self._counts: dict[int, int] = {}
+        self._series: list[tuple[float, int]] = [(time.perf_counter(), 0)]
+        self._capacity: int | None = None
+        self._rate: float | None = None
+        self._burst = 1.0
+        self._tokens = 1.0
+        self._refilled = time.perf_counter()
+        self._retry_after: float | None = None
+        self.capacity = capacity
+        self.burst = burst
+        self.rate = rate
+        self.retry_after = retry_after
         self._server = _Listener(("127.0.0.1", port), _handler(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
+
+    @property
+    def capacity(self) -> int | None:
+        """Requests served at once (`None`: unlimited); settable while running."""
+        return self._capacity
+
+    @capacity.setter
+    def capacity(self, value: int | None) -> None:
+        if value is not None and value < 0:
+            raise ValueError(f"capacity must be None or >= 0, got {value}")
+        with self._lock:
+            self._capacity = value
+
+    @property
+    def rate(self) -> float | None:
+        """Token-bucket requests per second (`None`: unlimited); settable while running.
+
+        Turning it on fills the bucket; changing it keeps the tokens gathered so far.
+        """
+        return self._rate
+
+    @rate.setter
+    def rate(self, value: float | None) -> None:
+        if value is not None and not value > 0:
+            raise ValueError(f"rate must be None or > 0, got {value}")
+        with self._lock:
+            now = time.perf_counter()
+            if self._rate is None:
+                self._tokens = self._burst
+            else:
+                self._refill(now)
+            self._refilled = now
+            self._rate = value
+
+    @property
+    def burst(self) -> float:
+        """The token bucket's size; settable while running."""
+        return self._burst
+
+    @burst.setter
+    def burst(self, value: float) -> None:
+        if not value >= 1:
+            raise ValueError(f"burst must be >= 1, got {value}")
+        with self._lock:
+            self._refill(time.perf_counter())
+            self._burst = value
+            self._tokens = min(self._tokens, value)
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds a full `capacity`'s 429 asks the client to wait (`None`: `latency`)."""
+        return self._retry_after
+
+    @retry_after.setter
+    def retry_after(self, value: float | None) -> None:
+        if value is not None and value < 0:
+            raise ValueError(f"retry_after must be None or >= 0, got {value}")
+        with self._lock:
+            self._retry_after = value
 
     @property
     def host(self) -> str:
@@ -111,14 +271,44 @@ class FakeOpenAIServer:
         with self._lock:
             self._rules.append(_Rule(contains, deque(steps)))
 
+    @property
+    def counts(self) -> dict[int, int]:
+        """How many responses were sent, by HTTP status (a copy)."""
+        with self._lock:
+            return dict(self._counts)
+
     def requests_for(self, contains: str) -> list[Request]:
         """The requests whose messages contain `contains`."""
         return [r for r in self.requests if contains in r.text]
 
+    def in_flight_series(self) -> list[tuple[float, int]]:
+        """`(time, in_flight)` at every change of `in_flight`, oldest first.
+
+        It starts with the value when the server started or `reset_counts` was called.
+        """
+        with self._lock:
+            return list(self._series)
+
+    def mean_in_flight(self, start: float | None = None, end: float | None = None) -> float:
+        """The time-weighted mean of `in_flight` over `[start, end]`.
+
+        Args:
+            start: A `time.perf_counter()` time; default: the series' first point.
+            end: Likewise; default: now.
+        """
+        series = self.in_flight_series()
+        return time_weighted_mean(
+            series,
+            series[0][0] if start is None else start,
+            time.perf_counter() if end is None else end,
+        )
+
     def reset_counts(self) -> None:
-        """Forget the requests seen so far and the peak."""
+        """Forget the requests seen so far, the counts, the series and the peak."""
         with self._lock:
             self.requests.clear()
+            self._counts.clear()
+            self._series = [(time.perf_counter(), self.in_flight)]
             self.peak_in_flight = self.in_flight
 
     def close(self) -> None:
@@ -139,24 +329,98 @@ class FakeOpenAIServer:
     ) -> None:
         self.close()
 
-    def _begin(self, body: dict[str, Any], headers: dict[str, str]) -> Request:
+    def _begin(
+        self, body: dict[str, Any], headers: dict[str, str], *, chat: bool = True
+    ) -> tuple[Request, int | None]:
+        """Record a request; admit it (in flight) or return the 429's retry delay in ms."""
         text = json.dumps(body.get("messages", []))
         with self._lock:
+            now = time.perf_counter()
             answer: Step = "ok"
             for rule in self._rules:
                 if rule.contains in text and rule.steps:
                     answer = rule.steps.popleft()
                     break
-            request = Request(body, text, answer, time.perf_counter(), headers=headers)
+            retry_ms = self._admit(now) if answer == "ok" and chat else None
+            taken: Step = 429 if retry_ms is not None else answer
+            request = Request(body, text, taken, now, headers=headers)
             self.requests.append(request)
-            self.in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-        return request
+            if retry_ms is not None:  # answered at once: never in flight
+                request.ended = now
+            else:
+                self._move(now, +1)
+        return request, retry_ms
+
+    def _admit(self, now: float) -> int | None:
+        """Under the lock: take a token and return None, or the retry delay in ms."""
+        waits: list[int] = []
+        if self._capacity is not None and self.in_flight >= self._capacity:
+            retry = self.latency if self._retry_after is None else self._retry_after
+            waits.append(round(retry * 1000))
+        if self._rate is not None:
+            self._refill(now)
+            if self._tokens < 1:
+                waits.append(max(1, math.ceil((1 - self._tokens) / self._rate * 1000)))
+            elif not waits:
+                self._tokens -= 1
+        return max(waits) if waits else None
+
+    def _refill(self, now: float) -> None:
+        if self._rate is not None:
+            gained = (now - self._refilled) * self._rate
+            self._tokens = min(self._burst, self._tokens + gained)
+        self._refilled = now
+
+    def _move(self, now: float, change: int) -> None:
+        self.in_flight += change
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        self._series.append((now, self.in_flight))
+
+    def _answer(self, request: Request, status: int) -> None:
+        """Just before the response is written: record it; the request leaves flight."""
+        with self._lock:
+            request.status = status
+            self._counts[status] = self._counts.get(status, 0) + 1
+            if request.ended is None:
+                request.ended = time.perf_counter()
+                self._move(request.ended, -1)
 
     def _end(self, request: Request) -> None:
         with self._lock:
-            self.in_flight -= 1
-            request.ended = time.perf_counter()
+            if request.ended is None:  # a hang, or the client gave up before the answer
+                request.ended = time.perf_counter()
+                self._move(request.ended, -1)
+
+
+def time_weighted_mean(series: Sequence[tuple[float, float]], start: float, end: float) -> float:
+    """The mean over `[start, end]` of the step function given by `series`.
+
+    Args:
+        series: `(time, value)` points in time order; each value holds until the next
+            point (the last one forever). Before the first point the value is 0.
+        start: Where the interval begins.
+        end: Where it ends (`>= start`); if equal, the value at that instant.
+    """
+    if end < start:
+        raise ValueError(f"end ({end}) is before start ({start})")
+
+    def value_at(t: float) -> float:
+        current = 0.0
+        for when, value in series:
+            if when > t:
+                break
+            current = value
+        return current
+
+    if end == start:
+        return value_at(start)
+    area = 0.0
+    for i, (when, value) in enumerate(series):
+        until = series[i + 1][0] if i + 1 < len(series) else end
+        low, high = max(when, start), min(until, end)
+        if high > low:
+            area += value * (high - low)
+    return area / (end - start)
 
 
 def _completion(body: dict[str, Any], rng: random.Random) -> dict[str, Any]:
@@ -198,6 +462,11 @@ def _error_body(request: Request) -> dict[str, str]:
     return {"message": f"fake {status}", "type": kind}
 
 
+def _seconds(ms: int) -> str:
+    """A `retry-after` value: seconds, fractional if need be (`"0.5"`, `"2"`)."""
+    return f"{ms / 1000:.3f}".rstrip("0").rstrip(".")
+
+
 def _stream_chunks(completion: dict[str, Any]) -> Iterator[dict[str, Any]]:
     base = {k: completion[k] for k in ("id", "created", "model")} | {
         "object": "chat.completion.chunk"
@@ -221,6 +490,9 @@ def _stream_chunks(completion: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle's algorithm the second waits for
+        # the client's delayed ACK, which added milliseconds to every answer.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             return
@@ -229,11 +501,19 @@ def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
             headers = {k.lower(): v for k, v in self.headers.items()}
-            request = server._begin(body, headers)
+            chat = self.path.endswith("/chat/completions")
+            request, retry_ms = server._begin(body, headers, chat=chat)
             try:
-                if not self.path.endswith("/chat/completions"):
+                if not chat:
+                    error = {"message": f"no route {self.path}", "type": "not_found"}
+                    self._json(request, 404, {"error": error})
+                    return
+                if retry_ms is not None:
                     self._json(
-                        404, {"error": {"message": f"no route {self.path}", "type": "not_found"}}
+                        request,
+                        429,
+                        {"error": {"message": "fake capacity", "type": "rate_limit_exceeded"}},
+                        {"retry-after-ms": str(retry_ms), "retry-after": _seconds(retry_ms)},
                     )
                     return
                 if request.answer == "hang":
@@ -242,29 +522,40 @@ def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                     return
                 time.sleep(server.latency)
                 if isinstance(request.answer, int):
-                    self._json(request.answer, {"error": _error_body(request)})
+                    self._json(request, request.answer, {"error": _error_body(request)})
                     return
                 completion = _completion(body, random.Random(request.text))
                 if body.get("stream"):
-                    self._sse(completion)
+                    self._sse(request, completion)
                 else:
-                    self._json(200, completion)
+                    self._json(request, 200, completion)
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
                 self.close_connection = True
             finally:
                 server._end(request)
 
-        def _json(self, status: int, payload: dict[str, Any]) -> None:
+        def _json(
+            self,
+            request: Request,
+            status: int,
+            payload: dict[str, Any],
+            headers: dict[str, str] | None = None,
+        ) -> None:
             data = json.dumps(payload).encode()
+            server._answer(request, status)
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
-            self.send_header("Connection", "close")  # no pooled client socket outlives a test
+            if not server.keep_alive:
+                self.send_header("Connection", "close")  # no pooled client socket outlives a test
             self.end_headers()
             self.wfile.write(data)
-            self.close_connection = True
+            self.close_connection = not server.keep_alive
 
-        def _sse(self, completion: dict[str, Any]) -> None:
+        def _sse(self, request: Request, completion: dict[str, Any]) -> None:
+            server._answer(request, 200)
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Connection", "close")
@@ -278,4 +569,4 @@ def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-__all__ = ["FakeOpenAIServer", "Request", "Step"]
+__all__ = ["FakeOpenAIServer", "Request", "Step", "time_weighted_mean"]
