@@ -8,7 +8,7 @@ Three graph factories, each returning an uncompiled `StateGraph`:
 - `create_voting_graph`: voters do the same task at once; a tally picks the winner.
 """
 
-from langgraph_parallel._limits import ConcurrencyLimit
+from langgraph_parallel._limits import AdaptiveLimit, ConcurrencyLimit, adaptive_limit
 from langgraph_parallel.errors import BranchFailuresError, InvalidInputError, InvalidPlanError
 from langgraph_parallel.graphs import (
     Branch,
@@ -22,6 +22,7 @@ from langgraph_parallel.graphs.retry import aretry_failed
 from langgraph_parallel.state import BranchResult, BranchStatus, Vote, VoteOutcome
 
 __all__ = [
+    "AdaptiveLimit",
     "Branch",
     "BranchFailuresError",
     "BranchResult",
@@ -32,6 +33,7 @@ __all__ = [
     "OnError",
     "Vote",
     "VoteOutcome",
+    "adaptive_limit",
     "aretry_failed",
     "create_fanout_graph",
     "create_orchestrator_graph",

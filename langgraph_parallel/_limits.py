@@ -8,9 +8,19 @@ wherever it runs.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
+import email.utils
+import math
 import threading
+import time
 from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
 from types import TracebackType
+from typing import TypedDict
+
+from langchain_core.exceptions import ModelRateLimitError
 
 
 class ConcurrencyLimit:
@@ -57,7 +67,7 @@ class ConcurrencyLimit:
         self._lock = threading.Lock()
         self._active = 0
         self._peak = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[asyncio.Future[None] | concurrent.futures.Future[None]] = deque()
 
     def __repr__(self) -> str:
         label = f"{self.name!r}, " if self.name else ""
@@ -102,17 +112,43 @@ class ConcurrencyLimit:
                 self.release()
             raise
 
+    def acquire_blocking(self) -> None:
+        """Wait until a place is free, then take it, blocking this thread (for sync code)."""
+        with self._lock:
+            if self._active < self._limit and not self._waiters:
+                self._take()
+                return
+            waiter: concurrent.futures.Future[None] = concurrent.futures.Future()
+            self._waiters.append(waiter)
+        try:
+            waiter.result()
+        except BaseException:  # interrupted while waiting: give up the place, or the wait
+            with self._lock:
+                granted = waiter.done()
+                if not granted:
+                    self._waiters.remove(waiter)
+            if granted:
+                self.release()
+            raise
+
     def release(self) -> None:
         """Give a place back, handing it to the longest waiter if there is one."""
         with self._lock:
-            while self._waiters:
-                waiter = self._waiters.popleft()
+            self._active -= 1
+            self._wake()
+
+    def _wake(self) -> None:
+        """Hand free places to waiters, first come first served (call with the lock held)."""
+        while self._waiters and self._active < self._limit:
+            waiter = self._waiters.popleft()
+            if isinstance(waiter, concurrent.futures.Future):
+                waiter.set_result(None)
+            else:
                 try:
                     waiter.get_loop().call_soon_threadsafe(self._grant, waiter)
                 except RuntimeError:  # the waiter's event loop has closed
                     continue
-                return
-            self._active -= 1
+            self._take()
 
     def _take(self) -> None:
         self._active += 1
@@ -120,7 +156,7 @@ class ConcurrencyLimit:
             self._peak = self._active
 
     def _grant(self, waiter: asyncio.Future[None]) -> None:
-        # The place passes from the releaser to the waiter, so `_active` is unchanged.
+        # The place was taken for the waiter when it was woken; give it back if it left.
         if waiter.done():
             self.release()
         else:
@@ -137,3 +173,333 @@ class ConcurrencyLimit:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+class LimitState(TypedDict):
+    """An `AdaptiveLimit` at one moment, as progress events carry it (`"limit"`)."""
+
+    limit: int
+    """How many calls it allows at once now."""
+    in_flight: int
+    """How many hold a place now."""
+    rejections: int
+    """How many 429s it has been told of."""
+
+
+Sample = tuple[float, int, int, int]
+"""One point of an `AdaptiveLimit`'s history: `(time.perf_counter(), limit, in flight, 429s)`."""
+
+
+class AdaptiveLimit(ConcurrencyLimit):
+    """A concurrency limit that finds a provider's real capacity from its 429 answers.
+
+    It works like TCP's congestion window. It starts at `initial` and, in *slow start*,
+    grows by one for each success, which doubles it every round trip, until the first
+    rejection. From then on it grows by one per `limit` successes (one per round trip),
+    and a rejection (429) multiplies it by `backoff` (0.9, and takes at least one off), at
+    most once per round trip; a further rejection in that round trip, of a call sent after
+    the cut, takes one more off (one call too many was in flight). One round trip after a
+    cut it is compared with what the provider completed in that round trip, and brought
+    down to it if that is less than half (a capacity that fell, or slow start's overshoot).
+    Just below the level where the last rejection came it grows a quarter as fast, so it
+    does not keep knocking on a limit it has found; a round trip's worth of successes one
+    above that level with no rejection means the capacity has grown, and slow start begins
+    again. It only grows while at least half of it is in use, so a quiet spell does not
+    inflate it. It never goes below `floor` or above `ceiling`.
+
+    It is a `ConcurrencyLimit` (share one across graphs, runs and threads; one per
+    provider is what `adaptive_limit` gives), with feedback: `succeeded` and `rejected`,
+    which the package's HTTP transport and runner call for you (see `max_concurrency="auto"`).
+
+    Args:
+        initial: The limit to start from.
+        floor: The lowest it may go; at least 1.
+        ceiling: The highest it may go, or `None` for no ceiling.
+        backoff: The factor a rejection multiplies it by, between 0 and 1.
+        name: A label for progress displays.
+
+    Example:
+        ```python
+        import asyncio
+        import time
+        from langgraph_parallel import AdaptiveLimit
+
+        limit = AdaptiveLimit(initial=4)
+
+        async def main():
+            for _ in range(4):  # four calls in flight: the limit is in use
+                await limit.acquire()
+            for _ in range(4):  # each succeeds: slow start adds one per success
+                limit.succeeded(time.perf_counter())
+            assert limit.limit == 8
+            limit.rejected(time.perf_counter())  # a 429: x0.9, and slow start is over
+            assert (limit.limit, limit.rejections, limit.slow_start) == (7, 1, False)
+            for _ in range(4):
+                limit.release()
+
+        asyncio.run(main())
+        ```
+    """
+
+    def __init__(
+        self,
+        *,
+        initial: int = 1,
+        floor: int = 1,
+        ceiling: int | None = None,
+        backoff: float = 0.9,
+        name: str | None = None,
+    ) -> None:
+        for what, value in (("floor", floor), ("initial", initial), ("ceiling", ceiling)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ValueError(
+                    f"AdaptiveLimit: {what} must be a positive whole number, got {value!r}"
+                )
+        if ceiling is not None and ceiling < floor:
+            raise ValueError(f"AdaptiveLimit: ceiling={ceiling} is below floor={floor}")
+        if not 0 < backoff < 1:
+            raise ValueError(
+                f"AdaptiveLimit: backoff must be between 0 and 1 (e.g. 0.9), got {backoff!r}"
+            )
+        start = max(floor, initial if ceiling is None else min(initial, ceiling))
+        super().__init__(start, name=name)
+        self.floor, self.ceiling, self.backoff = floor, ceiling, backoff
+        self._value = float(start)
+        self._slow_start = True
+        self._found: float | None = None  # where the last rejection came
+        self._past = 0  # successes since it grew past that
+        self._cut_at = -math.inf
+        self._since_cut = 0  # successes since the last cut
+        self._check_at: float | None = None  # when to compare the limit with what succeeded
+        self._rtt: float | None = None
+        self._successes = 0
+        self._rejections = 0
+        self._history: deque[Sample] = deque(maxlen=100_000)
+        self._note()
+
+    def __repr__(self) -> str:
+        label = f"{self.name!r}, " if self.name else ""
+        return (
+            f"AdaptiveLimit({label}limit={self._limit}, active={self._active}, "
+            f"rejections={self._rejections})"
+        )
+
+    @property
+    def rejections(self) -> int:
+        """How many rejections (429s) it has been told of."""
+        return self._rejections
+
+    @property
+    def successes(self) -> int:
+        """How many successful calls it has been told of."""
+        return self._successes
+
+    @property
+    def slow_start(self) -> bool:
+        """Whether it is still doubling each round trip (no rejection since it started)."""
+        return self._slow_start
+
+    @property
+    def round_trip(self) -> float | None:
+        """The smoothed time of a successful call, in seconds; `None` before the first."""
+        return self._rtt
+
+    @property
+    def history(self) -> list[Sample]:
+        """`(time.perf_counter(), limit, in flight, rejections)` at each change."""
+        with self._lock:
+            return list(self._history)
+
+    def give_back_if_over(self) -> bool:
+        """Give a place back if the limit is below the places held; else keep it.
+
+        For a call waiting out a 429: a place given back now would go to the next waiter,
+        whose call would meet the same 429. Only one that the limit no longer allows is
+        given back (and taken again after the wait).
+        """
+        with self._lock:
+            if self._active > self._limit:
+                self._active -= 1
+                return True
+            return False
+
+    def state(self) -> LimitState:
+        """What it is now: its limit, calls in flight, and rejections so far."""
+        return {"limit": self._limit, "in_flight": self._active, "rejections": self._rejections}
+
+    def succeeded(self, sent_at: float) -> None:
+        """A call sent at `sent_at` (`time.perf_counter()`) succeeded: maybe grow."""
+        now = time.perf_counter()
+        with self._lock:
+            self._successes += 1
+            self._since_cut += 1
+            took = now - sent_at
+            self._rtt = took if self._rtt is None else 0.8 * self._rtt + 0.2 * took
+            if self._check_at is not None and now >= self._check_at:
+                self._check(now)
+                return
+            if self._active * 2 < self._value:  # not limited by it now: learn nothing
+                return
+            if self._slow_start:
+                step = 1.0
+            else:
+                step = 1.0 / self._value
+                found = self._found
+                if found is not None and self._value >= found + 1:
+                    self._past += 1
+                    if self._past >= self._value:  # a round trip's worth past it, no 429:
+                        self._slow_start, self._found = True, None  # the capacity has grown
+                elif found is not None and self._value >= found - 1:
+                    step /= 4  # just below the capacity it found: probe gently
+            self._set(self._value + step)
+
+    def rejected(self, sent_at: float, retry_after: float | None = None) -> float:
+        """A call sent at `sent_at` was rejected (429): shrink, at most once per round trip.
+
+        Args:
+            sent_at: When the call was sent (`time.perf_counter()`).
+            retry_after: The provider's `Retry-After`, in seconds, if it gave one.
+
+        Returns:
+            How long to wait before sending the call again: the provider's `Retry-After`,
+            else one round trip (50 ms before any call has succeeded).
+        """
+        now = time.perf_counter()
+        with self._lock:
+            self._rejections += 1
+            rtt = self._rtt if self._rtt is not None else 0.05
+            if self._check_at is not None and now >= self._check_at and self._check(now):
+                pass  # brought down to what succeeded: that is this round trip's cut
+            elif sent_at >= self._cut_at and now - self._cut_at >= rtt:
+                self._found, self._past = self._value, 0
+                self._slow_start = False
+                self._cut_at, self._since_cut = now, 0
+                self._check_at = now + rtt
+                self._set(min(self._value * self.backoff, self._value - 1))
+            elif sent_at >= self._cut_at:  # sent after this round trip's cut: still one too
+                self._set(self._value - 1)  # many in flight (what slow start overshot by)
+            else:
+                self._note()
+        return retry_after if retry_after is not None else rtt
+
+    def _check(self, now: float) -> bool:
+        """One round trip after a cut: no higher than what the provider then completed.
+
+        A cut of x0.9 a round trip would take 13 round trips to come down from a slow
+        start's overshoot to 2x the capacity, or to follow a capacity that fell to a
+        quarter; the successes of the round trip after a cut say where it is at once. A
+        round trip with none (everything rejected) brings it to the floor, as a timeout
+        brings TCP's window to one segment.
+        """
+        self._check_at = None
+        span = now - self._cut_at
+        done = self._since_cut * (self._rtt or span) / span  # successes per round trip
+        if done >= 0.5 * self._value:  # not far off: that may be noise, and the cuts will do
+            return False
+        self._found, self._past = max(done, 1.0), 0
+        self._cut_at, self._since_cut = now, 0
+        self._set(max(done, float(self.floor)))
+        return True
+
+    def _set(self, value: float) -> None:
+        # with the lock held
+        if self.ceiling is not None:
+            value = min(value, float(self.ceiling))
+        self._value = max(value, float(self.floor))
+        limit = int(self._value)
+        if limit != self._limit:
+            self._limit = limit
+            self._note()
+            self._wake()
+
+    def _note(self) -> None:
+        self._history.append((time.perf_counter(), self._limit, self._active, self._rejections))
+
+
+_providers: dict[tuple[str, str | None, str | None], AdaptiveLimit] = {}
+_providers_lock = threading.Lock()
+
+
+def adaptive_limit(
+    provider: str, *, base_url: str | None = None, model: str | None = None
+) -> AdaptiveLimit:
+    """The process-wide `AdaptiveLimit` of one provider endpoint, made on first use.
+
+    Every graph, run and thread that asks for the same `(provider, base_url, model)` gets
+    the same limit, so what one learns about the provider's capacity the others use.
+
+    Example:
+        ```python
+        from langgraph_parallel import adaptive_limit
+
+        assert adaptive_limit("openai") is adaptive_limit("openai")
+        assert adaptive_limit("openai", model="gpt-4o-mini") is not adaptive_limit("openai")
+        ```
+    """
+    key = (provider, base_url, model)
+    with _providers_lock:
+        limit = _providers.get(key)
+        if limit is None:
+            label = "/".join(part for part in key if part)
+            limit = _providers[key] = AdaptiveLimit(name=label)
+        return limit
+
+
+@dataclass(eq=False, slots=True)
+class Held:
+    """A place in an `AdaptiveLimit` that a unit of work holds while it runs.
+
+    The package's HTTP transport finds it (`held`) and reports the unit's calls on it
+    instead of taking a second place; `reported` then tells the runner not to report the
+    unit's outcome again.
+    """
+
+    limit: AdaptiveLimit
+    sent_at: float
+    reported: bool = False
+    holding: bool = True
+    """False while the transport has given the place back to wait out a 429."""
+    token: contextvars.Token[Held | None] | None = None
+
+
+held: contextvars.ContextVar[Held | None] = contextvars.ContextVar(
+    "langgraph_parallel_held_limit", default=None
+)
+"""The adaptive place the current unit of work holds, if any."""
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """The wait a provider asked for: `retry-after-ms`, else `retry-after` (seconds or a date)."""
+    if not headers:
+        return None
+    lower = {k.lower(): v for k, v in headers.items()}
+    try:
+        if (ms := lower.get("retry-after-ms")) is not None:
+            return max(float(ms) / 1000, 0.0)
+        if (seconds := lower.get("retry-after")) is not None:
+            try:
+                return max(float(seconds), 0.0)
+            except ValueError:
+                when = email.utils.parsedate_to_datetime(seconds)
+                return max(when.timestamp() - time.time(), 0.0)
+    except (ValueError, TypeError, OverflowError):  # a malformed header: no advice
+        return None
+    return None
+
+
+def rate_limited(exc: BaseException) -> bool:
+    """Whether an error says the provider is over its capacity (HTTP 429, any client)."""
+    if isinstance(exc, ModelRateLimitError):
+        return True
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+    return status == 429
+
+
+def error_retry_after(exc: BaseException) -> float | None:
+    """The `Retry-After` of the HTTP response an error carries, if any."""
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    return retry_after_seconds(headers) if isinstance(headers, Mapping) else None

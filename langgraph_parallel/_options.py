@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from langgraph.types import RetryPolicy, TimeoutPolicy
 
-from langgraph_parallel._limits import ConcurrencyLimit
+from langgraph_parallel._limits import AdaptiveLimit, ConcurrencyLimit
 from langgraph_parallel._scope import RunScope, run_scope
 
 RetryLike = RetryPolicy | Sequence[RetryPolicy]
@@ -129,8 +129,10 @@ def _failure_mode(
     return on_error == "fail_fast"
 
 
-MaxConcurrency = int | ConcurrencyLimit | None
-"""Most units running at once: a number (one cap per run) or a shared `ConcurrencyLimit`."""
+MaxConcurrency = int | Literal["auto"] | ConcurrencyLimit | None
+"""Most units running at once: a number (one cap per run), `"auto"` (an `AdaptiveLimit`
+that finds the provider's capacity from its 429s, one per graph), or a shared
+`ConcurrencyLimit` or `AdaptiveLimit`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +181,11 @@ class ParallelOptions:
             are timed out too (their thread is left to finish).
         retry: LangGraph `RetryPolicy` (or several, first match wins) for each unit; also the
             `retry_policy` of the graph's planner and join nodes.
-        max_concurrency: Most units running at once: a number (per run) or a shared
-            `ConcurrencyLimit` (across runs and graphs).
+        max_concurrency: Most units running at once: a number (per run); `"auto"`, an
+            `AdaptiveLimit` that finds the provider's real capacity from its 429s (one per
+            graph, kept across its runs; a unit rejected with 429 is tried again without
+            counting against `retry`); or a shared `ConcurrencyLimit` or `AdaptiveLimit`
+            (across runs and graphs, e.g. `adaptive_limit("openai")`).
         token_budget: Tokens a run may spend on model calls in its units; once used up, units
             not yet started are recorded as `cancelled` (`TokenBudgetExceeded`).
         executor: Where sync units run: `"thread"` (default), `"process"` for CPU-bound work,
@@ -222,9 +227,18 @@ class ParallelOptions:
             TypeError: An option of the wrong type.
         """
         fail_fast = _failure_mode(self.on_error, self.min_successes, units=units, graph=graph)
-        cap = self.max_concurrency
-        if not (cap is None or isinstance(cap, ConcurrencyLimit)):
-            cap = check_positive(cap, what=f"{graph}: max_concurrency")
+        cap: int | ConcurrencyLimit | None
+        if self.max_concurrency == "auto":
+            cap = AdaptiveLimit(name=graph)
+        elif self.max_concurrency is None or isinstance(self.max_concurrency, ConcurrencyLimit):
+            cap = self.max_concurrency
+        elif isinstance(self.max_concurrency, str):
+            raise ValueError(
+                f"{graph}: max_concurrency={self.max_concurrency!r} is not a choice; pass a "
+                "number, 'auto' (find the provider's capacity from its 429s), or a limit object"
+            )
+        else:
+            cap = check_positive(self.max_concurrency, what=f"{graph}: max_concurrency")
         return RunOptions(
             timeout=timeout_seconds(self.timeout, what=graph),
             retry=retry_policies(self.retry, what=graph),

@@ -21,6 +21,13 @@ from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.errors import GraphBubbleUp, NodeTimeoutError
 from langgraph.types import StreamWriter
 
+from langgraph_parallel._limits import (
+    AdaptiveLimit,
+    Held,
+    error_retry_after,
+    held,
+    rate_limited,
+)
 from langgraph_parallel._options import RunOptions, retry_delay
 from langgraph_parallel._redact import redact
 from langgraph_parallel._scope import RunScope, StopReason
@@ -93,6 +100,9 @@ async def attempt_with_timeout(
         raise
 
 
+_MAX_REJECTIONS = 20
+"""How many 429s a unit under an adaptive limit may meet before they count as failures."""
+
 _LATE = StopReason("DeadlineExceeded", "not started: the run's deadline had passed")
 
 
@@ -141,12 +151,15 @@ class _Runner:
         record = _new_record(self.branch, index)
         tokens = _enter(record, self.scope, config, own_context)
         started: float | None = None
+        keep = False  # still holding the limit's place while waiting out a 429
         try:
             if self.scope is not None and (stop := self.scope.enter(self.branch, index)):
                 return self._stopped(record, stop, started)
             while True:
-                if self.limit is not None and not await self._acquire():
+                place: Held | None = None
+                if self.limit is not None and not keep and not await self._acquire():
                     return self._stopped(record, _LATE, started, "timeout")
+                keep = False
                 try:
                     if (stop := self._over_budget() or self._late()) is not None:
                         late: BranchStatus = "timeout" if stop is _LATE else "cancelled"
@@ -154,6 +167,7 @@ class _Runner:
                     if started is None:
                         started = time.perf_counter()
                     self._attempt(record)
+                    place = self._hold()
                     try:
                         seconds, by_deadline = self._allowed()
                         if seconds is None:
@@ -164,13 +178,23 @@ class _Runner:
                     except GraphBubbleUp:
                         raise
                     except Exception as exc:
-                        delay = self._failed(record, exc, started)
-                        if delay is None:
-                            return cast(BranchResult, record)
+                        wait = None if place is None else self._rejected(record, place, exc)
+                        if wait is None:
+                            wait = self._failed(record, exc, started)
+                            if wait is None:
+                                return cast(BranchResult, record)
+                        elif place is not None:  # a 429: no retry spent, the limit shrank
+                            keep = place.holding and not place.limit.give_back_if_over()
+                        delay = wait
                     else:
+                        if place is not None and not place.reported:
+                            place.limit.succeeded(place.sent_at)
                         return self._succeeded(record, result, started)
+                    finally:
+                        if place is not None and place.token is not None:
+                            held.reset(place.token)
                 finally:
-                    if self.limit is not None:
+                    if self.limit is not None and (place is None or place.holding) and not keep:
                         self.limit.release()
                 await asyncio.sleep(delay)
         except asyncio.CancelledError:
@@ -181,6 +205,8 @@ class _Runner:
                 task.uncancel()
             return self._stopped(record, stop, started)
         finally:
+            if keep and self.limit is not None:  # stopped while waiting out a 429
+                self.limit.release()
             if self.scope is not None:
                 self.scope.leave(self.branch, index)
             if tokens is not None:
@@ -250,10 +276,37 @@ class _Runner:
             f"token_budget={scope.token_budget:,}",
         )
 
+    def _hold(self) -> Held | None:
+        """Mark the place this attempt holds in an adaptive limit, for the HTTP transport."""
+        if not isinstance(self.limit, AdaptiveLimit):
+            return None
+        place = Held(self.limit, time.perf_counter())
+        place.token = held.set(place)
+        return place
+
+    def _rejected(self, record: dict[str, Any], place: Held, exc: Exception) -> float | None:
+        """The wait before trying again at no cost to the retry budget, for a 429; else `None`.
+
+        Not when the package's HTTP transport has already retried the call's 429s (it
+        reported them, and gave up), nor past `_MAX_REJECTIONS` or the run's deadline.
+        """
+        if not rate_limited(exc) or place.reported:
+            return None
+        rejected = record.get("rate_limited", 0)
+        if rejected >= _MAX_REJECTIONS:
+            return None
+        wait = place.limit.rejected(place.sent_at, error_retry_after(exc))
+        left = self._left()
+        if left is not None and wait >= left:
+            return None
+        record["rate_limited"] = rejected + 1
+        record["attempts"] -= 1
+        return wait
+
     def _attempt(self, record: dict[str, Any]) -> None:
         record["attempts"] += 1
         if self.writer is not None:
-            kind = "start" if record["attempts"] == 1 else "retry"
+            kind = "start" if record["attempts"] == 1 and "rate_limited" not in record else "retry"
             self.writer(_event(kind, self.branch, record["index"], attempt=record["attempts"]))
 
     def _succeeded(self, record: dict[str, Any], result: Any, started: float) -> BranchResult:
@@ -302,6 +355,9 @@ class _Runner:
         for a chunk, when the chunk's slowest item is done).
         """
         if self.writer is not None:
+            extra: dict[str, Any] = {}
+            if isinstance(self.limit, AdaptiveLimit):
+                extra["limit"] = self.limit.state()
             self.writer(
                 _event(
                     kind,
@@ -312,6 +368,7 @@ class _Runner:
                     elapsed=record["elapsed"],
                     attempts=record["attempts"],
                     record=record,
+                    **extra,
                 )
             )
 

@@ -2,7 +2,8 @@
 
     langgraph-parallel list
     langgraph-parallel run TEMPLATE [--input JSON | --input-file PATH] [--model SPEC]
-                                    [--max-concurrency K] [--thread ID [--resume | --retry-failed]]
+                                    [--max-concurrency K|auto]
+                                    [--thread ID [--resume | --retry-failed]]
                                     [--json]
     langgraph-parallel graph TEMPLATE
 
@@ -49,7 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     given.add_argument("--input", help="the input as a JSON object (default: the example)")
     given.add_argument("--input-file", type=Path, help="a file holding the input JSON object")
     run.add_argument("--model", help="e.g. openai:gpt-4o-mini or simulated (default: see README)")
-    run.add_argument("--max-concurrency", type=int, help="most branches running at once")
+    run.add_argument(
+        "--max-concurrency",
+        type=_max_concurrency,
+        metavar="K|auto",
+        help="most branches running at once; 'auto' finds the provider's capacity from its 429s",
+    )
     run.add_argument("--thread", help="keep the run in a SQLite thread (see --db) under this id")
     run.add_argument("--resume", action="store_true", help="continue --thread where it stopped")
     run.add_argument(
@@ -121,13 +127,30 @@ class _Row:
     error: str = ""
 
 
+def _max_concurrency(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of at least 1, or 'auto'; got {text!r}"
+        )
+    return value
+
+
 class _Progress:
     """Branch rows, updated from the graph's `branch` events."""
 
     def __init__(self) -> None:
         self.rows: dict[tuple[tuple[str, ...], str, int], _Row] = {}
+        self.limit: dict[str, int] | None = None  # the adaptive limit's last state
 
     def update(self, namespace: tuple[str, ...], event: dict[str, Any]) -> None:
+        if event.get("limit"):
+            self.limit = dict(event["limit"])
         key = (namespace, event["branch"], event["index"])
         row = self.rows.setdefault(key, _Row(event["branch"], event["index"]))
         kind = event["event"]
@@ -168,7 +191,17 @@ class _Progress:
             shown = "" if row.status == "queued" else f"{elapsed:.2f}s"
             status = f"[{style.get(row.status, 'cyan')}]{row.status}[/]"
             table.add_row(escape(label), status, shown, str(row.retries), escape(row.error[:70]))
+        if self.limit is not None:
+            table.caption = self.caption()
         return table
+
+    def caption(self) -> str:
+        """The adaptive limit's state, for the table and the summary."""
+        limit = self.limit or {}
+        return (
+            f"adaptive limit {limit.get('limit')}: {limit.get('in_flight')} in flight, "
+            f"{limit.get('rejections')} rejected (429)"
+        )
 
 
 @asynccontextmanager
@@ -242,8 +275,6 @@ async def _run(args: argparse.Namespace) -> int:
 
     template = _template(args.template)
     value = _input(args, template)
-    if args.max_concurrency is not None and args.max_concurrency < 1:
-        raise UsageError(f"--max-concurrency must be at least 1, got {args.max_concurrency}")
     options: dict[str, Any] = {}
     simulated_model = False
     if template.takes_model:
@@ -327,6 +358,7 @@ async def _run(args: argparse.Namespace) -> int:
             "branch_span_seconds": round(span, 4),
             "speedup": round(busy / span, 2) if span else None,
             "usage": usage,
+            "adaptive_limit": progress.limit,
             "simulated_model": simulated_model,
         }
         print(json.dumps(document, indent=2, default=_jsonable))

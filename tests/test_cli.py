@@ -155,8 +155,11 @@ BAD_USE = [
     ),
     (["run", "code-review", "--model", "claude-3"], "--model: unknown model 'claude-3'"),
     (["run", "multi-search", "--model", "simulated"], "multi-search uses no model"),
-    (["run", "code-review", "--max-concurrency", "0"], "--max-concurrency must be at least 1"),
-    (["run", "code-review", "--max-concurrency", "two"], "invalid int value: 'two'"),
+    (
+        ["run", "code-review", "--max-concurrency", "0"],
+        "--max-concurrency: must be a whole number of at least 1, or 'auto'; got '0'",
+    ),
+    (["run", "code-review", "--max-concurrency", "two"], "or 'auto'; got 'two'"),
     (["run", "code-review", "--resume"], "--resume continues a thread"),
     (["run", "code-review", "--retry-failed"], "--retry-failed continues a thread"),
     (

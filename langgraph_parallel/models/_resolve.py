@@ -31,6 +31,9 @@ def resolve_model(
       `OPENAI_API_KEY` or `OPENAI_BASE_URL` is set (`OPENAI_MODEL` overrides the name), and
       the simulated model when neither is: the only case where it is chosen for you.
 
+    An OpenAI model built here sends its requests through the package's HTTP transport,
+    so an adaptive limit (`max_concurrency="auto"`) sees each 429 where it happens.
+
     A real model that was asked for never falls back to the simulated one: a missing key is
     an error here, and a failing call is a failing call.
 
@@ -95,9 +98,18 @@ def _openai(name: str, env: Mapping[str, str], spec: str) -> BaseChatModel:
         )
     from langchain_openai import ChatOpenAI  # imported on use: it is slow to import
 
-    options: dict[str, Any] = {"model": name, "api_key": key or "unused-by-local-server"}
+    from langgraph_parallel.models._http import openai_http_clients
+
+    # Requests go through the package's transport, so an adaptive limit sees every 429.
+    options: dict[str, Any] = {
+        "model": name,
+        "api_key": key or "unused-by-local-server",
+        **openai_http_clients(None),
+    }
     if base_url:
         options["base_url"] = base_url
+    else:  # what ChatOpenAI turns on for OpenAI itself when it builds its own clients
+        options["stream_usage"] = True
     return ChatOpenAI(**options)
 
 

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.prompts import BasePromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from langgraph_parallel._bridge import make_node
-from langgraph_parallel._limits import ConcurrencyLimit
+from langgraph_parallel._limits import (
+    AdaptiveLimit,
+    ConcurrencyLimit,
+    adaptive_limit,
+    error_retry_after,
+    rate_limited,
+)
+from langgraph_parallel._options import MaxConcurrency, check_positive
 from langgraph_parallel.models import ModelLike, resolve_model
+from langgraph_parallel.models._http import can_limit, limited, provider_key
 from langgraph_parallel.nodes._text import render_input, variables
 
 
@@ -43,6 +53,7 @@ def llm_node(
     *,
     schema: type | dict[str, Any] | None = None,
     output_key: str | None = None,
+    max_concurrency: MaxConcurrency = None,
     limit: ConcurrencyLimit | None = None,
     name: str = "llm",
 ) -> Runnable[Any, Any]:
@@ -61,7 +72,14 @@ def llm_node(
             for a JSON schema) instead of text.
         output_key: Return `{output_key: answer}`, a state update, instead of the answer
             itself; use this to add the node to your own `StateGraph`.
-        limit: A `ConcurrencyLimit` every call of this node acquires, e.g. one per provider.
+        max_concurrency: Most calls of this node at once: a number; `"auto"`, the provider's
+            `adaptive_limit` (keyed by provider, base URL and model, shared by every node
+            and graph that asks for it), which finds the provider's capacity from its 429s;
+            or a shared `ConcurrencyLimit` or `AdaptiveLimit`. An OpenAI model (one
+            `resolve_model` built, or a `ChatOpenAI` with its default HTTP clients) carries
+            an adaptive limit at the HTTP layer, so it sees each 429 before the `openai`
+            client retries it; other models feed it the rate-limit errors they raise.
+        limit: The same as a `ConcurrencyLimit` given as `max_concurrency` (its older name).
         name: The node's name.
 
     Returns:
@@ -85,19 +103,63 @@ def llm_node(
         ```
     """
     chat = resolve_model(model)
+    gate = _gate(max_concurrency, limit, chat, name)
+    at_http = isinstance(gate, AdaptiveLimit) and can_limit(chat)
+    # Through the package's transport even without a limit of its own: a graph built with
+    # max_concurrency="auto" then sees this node's 429s too.
+    chat = limited(chat, gate if isinstance(gate, AdaptiveLimit) and at_http else None)
+    if at_http:
+        gate = None
     runnable: Runnable[Any, Any] = (
         chat.with_structured_output(schema) if schema is not None else chat
     )
 
     async def ask(value: Any, config: RunnableConfig) -> Any:
         messages = await prompt_messages(prompt, value, config)
-        if limit is None:
+        if gate is None:
             answer = await runnable.ainvoke(messages, config)
         else:
-            async with limit:
-                answer = await runnable.ainvoke(messages, config)
+            async with gate:
+                sent = time.perf_counter()
+                try:
+                    answer = await runnable.ainvoke(messages, config)
+                except Exception as exc:
+                    if isinstance(gate, AdaptiveLimit) and rate_limited(exc):
+                        gate.rejected(sent, error_retry_after(exc))
+                    raise
+                if isinstance(gate, AdaptiveLimit):
+                    gate.succeeded(sent)
         if schema is None:
             answer = answer.content
         return answer if output_key is None else {output_key: answer}
 
     return make_node(ask, name=name)
+
+
+def _gate(
+    max_concurrency: MaxConcurrency,
+    limit: ConcurrencyLimit | None,
+    chat: BaseChatModel,
+    name: str,
+) -> ConcurrencyLimit | None:
+    """The limit an `llm_node`'s calls hold, from its `max_concurrency` (or `limit`)."""
+    if limit is not None:
+        if max_concurrency is not None:
+            raise ValueError(
+                f"llm_node {name!r}: pass max_concurrency or limit, not both "
+                "(limit is the older name of a shared ConcurrencyLimit)"
+            )
+        return limit
+    if max_concurrency is None or isinstance(max_concurrency, ConcurrencyLimit):
+        return max_concurrency
+    if max_concurrency == "auto":
+        provider, base_url, model = provider_key(chat)
+        return adaptive_limit(provider, base_url=base_url, model=model)
+    if isinstance(max_concurrency, str):
+        raise ValueError(
+            f"llm_node {name!r}: max_concurrency={max_concurrency!r} is not a choice; pass a "
+            "number, 'auto' (find the provider's capacity from its 429s), or a limit object"
+        )
+    size = check_positive(max_concurrency, what=f"llm_node {name!r}: max_concurrency")
+    assert size is not None
+    return ConcurrencyLimit(size, name=name)

@@ -11,8 +11,7 @@ from langchain_core.tools import BaseTool, StructuredTool
 from langchain_core.tools import tool as as_tool
 
 from langgraph_parallel._bridge import make_node
-from langgraph_parallel._limits import ConcurrencyLimit
-from langgraph_parallel._options import RunOptions, TimeoutLike, timeout_seconds
+from langgraph_parallel._options import MaxConcurrency, ParallelOptions, TimeoutLike
 from langgraph_parallel._runner import run_units
 from langgraph_parallel._scope import new_scope_id
 from langgraph_parallel._telemetry import stream_writer
@@ -53,7 +52,7 @@ def parallel_tool_node(
     tools: Sequence[BaseTool | Callable[..., Any]],
     *,
     timeout: TimeoutLike | None = None,
-    max_concurrency: int | ConcurrencyLimit | None = None,
+    max_concurrency: MaxConcurrency = None,
     messages_key: str = "messages",
     name: str = "tools",
 ) -> Runnable[Any, Any]:
@@ -71,7 +70,9 @@ def parallel_tool_node(
     Args:
         tools: Tools, or plain functions (made into tools with their docstrings).
         timeout: Seconds per call; a call past it returns an error message.
-        max_concurrency: Most calls at once: a number, or a shared `ConcurrencyLimit`.
+        max_concurrency: Most calls at once: a number (per call of the node); `"auto"`, an
+            `AdaptiveLimit` kept by the node that finds the capacity of what the tools call
+            from their rate-limit (429) errors; or a shared `ConcurrencyLimit`.
         messages_key: The state key holding the messages (the input may also be a list of
             messages).
         name: The node's name.
@@ -105,8 +106,8 @@ def parallel_tool_node(
     """
     registry = {t.name: t for t in (t if isinstance(t, BaseTool) else as_tool(t) for t in tools)}
     units = {tool_name: _unit(t) for tool_name, t in registry.items()}
-    options = RunOptions(
-        timeout=timeout_seconds(timeout, what="parallel_tool_node"), max_concurrency=max_concurrency
+    options = ParallelOptions(timeout=timeout, max_concurrency=max_concurrency).check(
+        graph=f"parallel_tool_node {name!r}", units=None
     )
 
     async def run_tools(value: Any, config: RunnableConfig) -> dict[str, list[ToolMessage]]:

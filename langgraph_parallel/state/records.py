@@ -55,6 +55,10 @@ class BranchResult(TypedDict):
     """Present (and `True`) when the offline simulated model answered any of its calls."""
     hedged: NotRequired[bool]
     """Present (and `True`) when a `hedged` call inside it started a backup call."""
+    rate_limited: NotRequired[int]
+    """Present when, under an adaptive limit (`max_concurrency="auto"`), the provider
+    rejected it with 429 that many times; each was tried again without counting in
+    `attempts` or against `retry`."""
 
 
 VoteStatus = Literal["ok", "abstained", "error", "timeout", "cancelled"]

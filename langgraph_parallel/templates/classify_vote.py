@@ -9,6 +9,7 @@ from langchain_core.runnables import RunnableConfig
 from typing_extensions import TypedDict
 
 from langgraph_parallel import VoteOutcome, create_voting_graph
+from langgraph_parallel._options import MaxConcurrency
 from langgraph_parallel.graphs import ParallelStateGraph
 from langgraph_parallel.models import ModelLike, resolve_model
 
@@ -50,7 +51,7 @@ def build(
     model: ModelLike = None,
     voters: int = 5,
     timeout: float = 30.0,
-    max_concurrency: int | None = None,
+    max_concurrency: MaxConcurrency = None,
 ) -> ParallelStateGraph:
     """The classification vote with `voters` samples of the model."""
     chat = resolve_model(model)

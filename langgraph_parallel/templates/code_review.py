@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from langgraph_parallel import create_fanout_graph
+from langgraph_parallel._options import MaxConcurrency
 from langgraph_parallel.graphs import ParallelStateGraph
 from langgraph_parallel.models import ModelLike
 from langgraph_parallel.nodes import llm_node
@@ -59,7 +60,7 @@ def report(state: dict[str, Any]) -> str:
 
 
 def build(
-    *, model: ModelLike = None, timeout: float = 60.0, max_concurrency: int | None = None
+    *, model: ModelLike = None, timeout: float = 60.0, max_concurrency: MaxConcurrency = None
 ) -> ParallelStateGraph:
     """The review graph; `max_concurrency` caps concurrent model calls (e.g. 2)."""
     reviewers = {

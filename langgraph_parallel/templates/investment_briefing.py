@@ -8,6 +8,7 @@ from typing import Any
 from typing_extensions import TypedDict
 
 from langgraph_parallel import create_fanout_graph
+from langgraph_parallel._options import MaxConcurrency
 from langgraph_parallel.graphs import ParallelStateGraph
 from langgraph_parallel.models import ModelLike
 from langgraph_parallel.templates import _simulated
@@ -39,7 +40,7 @@ def build(
     news: Source = _simulated.company_news,
     financials: Source = _simulated.financials,
     timeout: float = 10.0,
-    max_concurrency: int | None = None,
+    max_concurrency: MaxConcurrency = None,
 ) -> ParallelStateGraph:
     """The investment briefing with the given model and sources (the defaults are offline)."""
     return create_fanout_graph(

@@ -11,6 +11,7 @@ from typing import Any, NotRequired
 from typing_extensions import TypedDict
 
 from langgraph_parallel import create_orchestrator_graph
+from langgraph_parallel._options import MaxConcurrency
 from langgraph_parallel.graphs import ParallelStateGraph
 from langgraph_parallel.nodes import merge_dedupe
 from langgraph_parallel.templates import _simulated
@@ -38,7 +39,10 @@ def ranked(state: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def build(
-    *, search: Search = _simulated.search, timeout: float = 10.0, max_concurrency: int | None = None
+    *,
+    search: Search = _simulated.search,
+    timeout: float = 10.0,
+    max_concurrency: MaxConcurrency = None,
 ) -> ParallelStateGraph:
     """The multi-search graph with the given search function (the default is offline)."""
     return create_orchestrator_graph(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from langgraph_parallel import create_orchestrator_graph
+from langgraph_parallel._options import MaxConcurrency
 from langgraph_parallel.graphs import ParallelStateGraph
 from langgraph_parallel.models import ModelLike, resolve_model
 from langgraph_parallel.nodes import llm_node
@@ -58,7 +59,7 @@ def outline_schema(limit: int) -> dict[str, Any]:
 
 
 def build(
-    *, model: ModelLike = None, timeout: float = 60.0, max_concurrency: int | None = None
+    *, model: ModelLike = None, timeout: float = 60.0, max_concurrency: MaxConcurrency = None
 ) -> ParallelStateGraph:
     """The report writer with the given model (default: see `resolve_model`)."""
     chat = resolve_model(model)

@@ -1,0 +1,288 @@
+"""An HTTP transport that shows an `AdaptiveLimit` every 429 where it happens.
+
+The `openai` client retries a 429 itself (`max_retries=2` by default), so a limit that only
+sees the errors a branch raises never learns of most of them. This transport sits under the
+client: each request holds a place in the limit, a 429 shrinks it and is sent again after
+the provider's `Retry-After` (the client never sees it, so it costs no retry of the
+client's or the branch's), and a success lets it grow.
+
+Which limit: the transport's own (`llm_node(max_concurrency="auto")`), else the one the
+current unit of work holds (a graph built with `max_concurrency="auto"`); then the unit's
+place is used, not a second one. With neither, requests pass straight through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+from langchain_core.language_models import BaseChatModel
+
+from langgraph_parallel._limits import AdaptiveLimit, Held, held, retry_after_seconds
+
+MAX_REJECTIONS = 20
+"""How many 429s one request may meet before the client is given the 429."""
+
+# What openai's own default client allows; httpx's default (100) would cap a wide fan-out.
+_CONNECTIONS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+
+_ours: weakref.WeakKeyDictionary[httpx.Client | httpx.AsyncClient, AdaptiveLimit | None] = (
+    weakref.WeakKeyDictionary()
+)
+"""The HTTP clients the package made, each with its transports' own limit."""
+
+
+def _which(own: AdaptiveLimit | None) -> tuple[AdaptiveLimit | None, Held | None]:
+    """The limit a request goes through, and the unit's place if the request uses it."""
+    place = held.get()
+    if own is not None:
+        return own, None if place is None or place.limit is not own else place
+    if place is not None:
+        return place.limit, place
+    return None, None
+
+
+def _succeeded(limit: AdaptiveLimit, place: Held | None, sent: float) -> None:
+    limit.succeeded(sent)
+    if place is not None:
+        place.reported = True
+
+
+def _rejected(limit: AdaptiveLimit, place: Held | None, sent: float, response: Any) -> float:
+    wait = limit.rejected(sent, retry_after_seconds(response.headers))
+    if place is not None:
+        place.reported = True
+    return wait
+
+
+def _leave(limit: AdaptiveLimit, place: Held | None) -> bool:
+    """Give the request's place back to wait out a 429, if the limit no longer allows it.
+
+    Otherwise the place is kept through the wait (given back, it would go to a request
+    that meets the same 429). Whether it was given back, to be taken again after the wait.
+    """
+    gave_back = limit.give_back_if_over()
+    if gave_back and place is not None:
+        place.holding = False
+    return gave_back
+
+
+def _hold(place: Held | None) -> bool:
+    """The place was taken again after a wait: the unit holds it once more."""
+    if place is not None:
+        place.holding = True
+    return True
+
+
+class _Releasing(httpx.AsyncByteStream, httpx.SyncByteStream):
+    """A response body that gives its place back when it is closed (read to the end)."""
+
+    def __init__(self, stream: Any, limit: AdaptiveLimit) -> None:
+        self._stream, self._limit, self._held = stream, limit, True
+
+    def _release(self) -> None:
+        if self._held:
+            self._held = False
+            self._limit.release()
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        finally:
+            self._release()
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            self._release()
+
+
+def _holding(response: httpx.Response, limit: AdaptiveLimit) -> httpx.Response:
+    return httpx.Response(
+        status_code=response.status_code,
+        headers=response.headers,
+        stream=_Releasing(response.stream, limit),
+        extensions=response.extensions,
+    )
+
+
+class AdaptiveAsyncTransport(httpx.AsyncBaseTransport):
+    """The async transport: see the module docstring.
+
+    Args:
+        limit: Its own limit (e.g. one per provider), or `None` to use the current unit's.
+        inner: The transport that sends the requests (default: httpx's, with openai's
+            connection limits).
+    """
+
+    def __init__(
+        self, limit: AdaptiveLimit | None = None, inner: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.limit = limit
+        self._inner = inner or httpx.AsyncHTTPTransport(limits=_CONNECTIONS)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request`, holding a place in the limit and absorbing its 429s."""
+        limit, place = _which(self.limit)
+        if limit is None:
+            return await self._inner.handle_async_request(request)
+        own = place is None  # a place of its own, not the unit's
+        if own:
+            await limit.acquire()
+        holding = True
+        try:
+            for rejections in itertools.count():
+                sent = time.perf_counter()
+                response = await self._inner.handle_async_request(request)
+                if response.status_code == 429:
+                    wait = _rejected(limit, place, sent, response)
+                    if rejections < MAX_REJECTIONS:
+                        await response.aclose()
+                        holding = not _leave(limit, place)
+                        await asyncio.sleep(wait)
+                        if not holding:
+                            await limit.acquire()
+                            holding = _hold(place)
+                        continue
+                elif response.status_code < 400:
+                    _succeeded(limit, place, sent)
+                if own:  # the place is given back when the body has been read
+                    response, holding = _holding(response, limit), False
+                return response
+            raise AssertionError("unreachable")  # pragma: no cover
+        finally:
+            if own and holding:
+                limit.release()
+
+    async def aclose(self) -> None:
+        """Close the inner transport."""
+        await self._inner.aclose()
+
+
+class AdaptiveTransport(httpx.BaseTransport):
+    """The sync transport, for a model's `invoke`: see `AdaptiveAsyncTransport`."""
+
+    def __init__(
+        self, limit: AdaptiveLimit | None = None, inner: httpx.BaseTransport | None = None
+    ) -> None:
+        self.limit = limit
+        self._inner = inner or httpx.HTTPTransport(limits=_CONNECTIONS)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request`, holding a place in the limit and absorbing its 429s."""
+        limit, place = _which(self.limit)
+        if limit is None:
+            return self._inner.handle_request(request)
+        own = place is None
+        if own:
+            limit.acquire_blocking()
+        holding = True
+        try:
+            for rejections in itertools.count():
+                sent = time.perf_counter()
+                response = self._inner.handle_request(request)
+                if response.status_code == 429:
+                    wait = _rejected(limit, place, sent, response)
+                    if rejections < MAX_REJECTIONS:
+                        response.close()
+                        holding = not _leave(limit, place)
+                        time.sleep(wait)
+                        if not holding:
+                            limit.acquire_blocking()
+                            holding = _hold(place)
+                        continue
+                elif response.status_code < 400:
+                    _succeeded(limit, place, sent)
+                if own:
+                    response, holding = _holding(response, limit), False
+                return response
+            raise AssertionError("unreachable")  # pragma: no cover
+        finally:
+            if own and holding:
+                limit.release()
+
+    def close(self) -> None:
+        """Close the inner transport."""
+        self._inner.close()
+
+
+def openai_http_clients(limit: AdaptiveLimit | None) -> dict[str, Any]:
+    """`http_client` and `http_async_client` for `ChatOpenAI`, through the transports.
+
+    Plain httpx clients, as openai's own defaults are (the client gives each request its
+    timeout).
+    """
+    clients: dict[str, Any] = {
+        "http_client": httpx.Client(transport=AdaptiveTransport(limit), follow_redirects=True),
+        "http_async_client": httpx.AsyncClient(
+            transport=AdaptiveAsyncTransport(limit), follow_redirects=True
+        ),
+    }
+    for client in clients.values():
+        _ours[client] = limit
+    return clients
+
+
+def can_limit(model: BaseChatModel) -> bool:
+    """Whether `model` can carry a limit at the HTTP layer.
+
+    It can if it is an OpenAI model whose HTTP clients are its defaults or the package's
+    own; a client the user gave is left alone.
+    """
+    try:
+        from langchain_openai.chat_models.base import BaseChatOpenAI
+    except ImportError:  # pragma: no cover - langchain-openai is a dependency
+        return False
+    return isinstance(model, BaseChatOpenAI) and all(
+        client is None or client in _ours for client in (model.http_client, model.http_async_client)
+    )
+
+
+def limited(model: BaseChatModel, limit: AdaptiveLimit | None) -> BaseChatModel:
+    """A copy of `model` whose requests go through the transports with `limit`.
+
+    `model` itself is not changed. Models that cannot carry it (`can_limit`) are returned
+    as they are.
+    """
+    if not can_limit(model):
+        return model
+    mine = [model.http_client, model.http_async_client]  # type: ignore[attr-defined]
+    if all(client is not None and _ours.get(client, False) is limit for client in mine):
+        return model  # already so (its clients are the caller's to close)
+    clients = openai_http_clients(limit)
+    update: dict[str, Any] = dict(clients)
+    root_async = getattr(model, "root_async_client", None)
+    if root_async is not None:  # openai's public `with_options`: a copy with the new client
+        root_async = root_async.with_options(http_client=clients["http_async_client"])
+        update |= {"root_async_client": root_async, "async_client": root_async.chat.completions}
+    root = getattr(model, "root_client", None)
+    if root is not None:
+        root = root.with_options(http_client=clients["http_client"])
+        update |= {"root_client": root, "client": root.chat.completions}
+    return model.model_copy(update=update)
+
+
+def provider_key(model: BaseChatModel) -> tuple[str, str | None, str | None]:
+    """`(provider, base URL, model name)` of a chat model, for `adaptive_limit`."""
+    name = getattr(model, "model_name", None) or getattr(model, "model", None)
+    base = getattr(model, "openai_api_base", None)
+    try:
+        from langchain_openai.chat_models.base import BaseChatOpenAI
+    except ImportError:  # pragma: no cover
+        BaseChatOpenAI = ()  # type: ignore[assignment,misc]
+    if isinstance(model, BaseChatOpenAI):
+        return "openai", base or "https://api.openai.com/v1", name
+    return type(model).__name__, base, name if isinstance(name, str) else None

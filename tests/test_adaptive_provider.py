@@ -1,0 +1,156 @@
+"""`max_concurrency="auto"` against a provider with a hard capacity, through the real client.
+
+Each test runs an orchestrator whose workers are `llm_node`s on a real `ChatOpenAI`, against
+`FakeOpenAIServer` with capacity K (429 with `retry-after-ms` beyond K requests in flight)
+or a token bucket. What is measured is the server's own time-weighted mean of requests in
+flight, so the test can tell a limit that holds K from one that holds K/2 (the fixed-cap
+test shows it). Round trips are counted in units of the server's latency, which is long
+enough here (0.2-0.5 s) that a loaded machine's client overhead stays a small part of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from langchain_openai import ChatOpenAI
+
+from langgraph_parallel import AdaptiveLimit, create_orchestrator_graph
+from langgraph_parallel.models._http import openai_http_clients
+from langgraph_parallel.nodes import llm_node
+from langgraph_parallel.testing import FakeOpenAIServer
+
+
+@dataclass
+class Run:
+    server: FakeOpenAIServer
+    started: float
+    ended: float
+    results: list[dict[str, Any]]
+    limit: AdaptiveLimit | None
+
+    def rejected_share(self) -> float:
+        counts = self.server.counts
+        return counts.get(429, 0) / sum(counts.values())
+
+    def round_trips_until(self, level: float, after: float | None = None) -> float:
+        """Round trips (server latencies) from `after` until in-flight first reached `level`."""
+        start = self.started if after is None else after
+        for t, value in self.server.in_flight_series():
+            if t >= start and value >= level:
+                return (t - start) / self.server.latency
+        return math.inf
+
+    def steady_mean(self, capacity: int) -> float:
+        """Mean in flight from log2(K) + 10 round trips in until the last 2K answers."""
+        start = self.started + (math.log2(capacity) + 10) * self.server.latency
+        answered = sorted(r.ended for r in self.server.requests if r.status == 200 and r.ended)
+        end = answered[-2 * capacity]
+        assert end > start, "the run is too short to have a steady part"
+        return self.server.mean_in_flight(start, end)
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[dict[str, Any]]:
+    made = openai_http_clients(None)  # pooled connections, closed before the server is
+    yield made
+    made["http_client"].close()
+    await made["http_async_client"].aclose()
+
+
+async def run(
+    server: FakeOpenAIServer,
+    clients: dict[str, Any],
+    items: int,
+    max_concurrency: Any = "auto",
+    during: Any = None,
+) -> Run:
+    model = ChatOpenAI(model="fake", api_key="sk-test", base_url=server.base_url, **clients)
+    limit = AdaptiveLimit(name="test") if max_concurrency == "auto" else None
+    graph = create_orchestrator_graph(
+        lambda state: [f"item {i}" for i in range(items)],
+        llm_node("Answer briefly.", model),
+        lambda state: None,
+        max_concurrency=limit or max_concurrency,
+        max_items=items,
+    ).compile()
+    started = time.perf_counter()
+    task = asyncio.ensure_future(graph.ainvoke({"input": None}))
+    if during is not None:
+        await during(started)
+    out = await asyncio.wait_for(task, 600)
+    return Run(server, started, time.perf_counter(), out["results"], limit)
+
+
+@pytest.mark.parametrize(("capacity", "latency"), [(4, 0.2), (16, 0.25), (48, 0.5)])
+async def test_auto_finds_and_holds_the_capacity(
+    clients: dict[str, Any], capacity: int, latency: float
+) -> None:
+    with FakeOpenAIServer(latency=latency, capacity=capacity, keep_alive=True) as server:
+        result = await run(server, clients, 40 * capacity)
+    assert len(result.results) == 40 * capacity
+    assert all(r["status"] == "ok" for r in result.results)
+    assert [r["index"] for r in result.results] == list(range(40 * capacity))
+    assert server.peak_in_flight == capacity
+    assert result.rejected_share() <= 0.10
+    assert result.round_trips_until(0.9 * capacity) <= math.log2(capacity) + 10
+    assert result.steady_mean(capacity) >= 0.9 * capacity
+    assert result.limit is not None and result.limit.rejections == server.counts[429]
+
+
+async def test_a_fixed_cap_of_half_shows_half(clients: dict[str, Any]) -> None:
+    capacity = 8
+    with FakeOpenAIServer(latency=0.2, capacity=capacity, keep_alive=True) as server:
+        result = await run(server, clients, 20 * capacity, max_concurrency=capacity // 2)
+    mean = result.steady_mean(capacity)
+    assert 0.4 * capacity <= mean <= 0.55 * capacity
+    assert server.counts.get(429, 0) == 0
+
+
+async def test_auto_follows_a_capacity_that_drops_and_returns(clients: dict[str, Any]) -> None:
+    latency, high, low = 0.3, 32, 8
+    changes: dict[str, float] = {}
+
+    async def change(started: float) -> None:
+        await asyncio.sleep(15 * latency)
+        changes["drop"] = time.perf_counter()
+        server.capacity = low
+        await asyncio.sleep(15 * latency)
+        changes["rise"] = time.perf_counter()
+        server.capacity = high
+
+    with FakeOpenAIServer(latency=latency, capacity=high, keep_alive=True) as server:
+        result = await run(server, clients, 1400, during=change)
+    assert all(r["status"] == "ok" for r in result.results)
+    assert result.limit is not None
+    history = result.limit.history
+
+    def trips_until(after: float, reached: Any) -> float:
+        for t, limit, _, _ in history:
+            if t >= after and reached(limit):
+                return (t - after) / latency
+        return math.inf
+
+    down = trips_until(changes["drop"], lambda limit: limit <= 1.25 * low)
+    up = result.round_trips_until(0.9 * high, after=changes["rise"])
+    assert down <= 12, f"took {down:.1f} round trips to come down"
+    assert up <= 12, f"took {up:.1f} round trips to use the capacity again"
+    assert result.rejected_share() <= 0.10
+
+
+async def test_auto_sustains_a_token_buckets_rate(clients: dict[str, Any]) -> None:
+    rate, latency = 40.0, 0.25
+    burst = rate * latency  # the bucket holds a round trip's worth, as providers' do
+    with FakeOpenAIServer(latency=latency, rate=rate, burst=burst, keep_alive=True) as server:
+        result = await run(server, clients, 400)
+    assert all(r["status"] == "ok" for r in result.results)
+    answered = sorted(r.ended for r in server.requests if r.status == 200 and r.ended)
+    start = result.started + 12 * latency  # past slow start
+    steady = [t for t in answered[: -int(rate * latency * 2)] if t >= start]
+    achieved = (len(steady) - 1) / (steady[-1] - steady[0])
+    assert achieved >= 0.9 * rate, f"{achieved:.1f} answers/s of {rate}"
