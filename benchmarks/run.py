@@ -38,6 +38,7 @@ from langchain_core.runnables import RunnableConfig
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 
+import adaptive  # noqa: E402
 import baselines  # noqa: E402
 from work import rounds_for, spin, spin_state  # noqa: E402
 
@@ -744,6 +745,36 @@ def write(
     )
 
 
+async def adaptive_concurrency(report: list[Scenario], targets: list[Target]) -> None:
+    capacity = 16
+    rows = await adaptive.utilisation(capacity)
+    what = (
+        f"A provider with a hard capacity K = {capacity} (429 with `retry-after-ms` beyond it) "
+        f"and 0.25 s per answer; {40 * capacity} items of an orchestrator of `llm_node` "
+        "workers on a real `ChatOpenAI`. Share of K = the server's mean requests in flight "
+        "over the steady part of the run. "
+        + " ".join(await adaptive.follow(ROOT / "docs" / "adaptive.png"))
+        + "\n\n![The limit against the provider's capacity](adaptive.png)"
+    )
+    report.append(
+        Scenario(
+            "Adaptive concurrency",
+            what,
+            ["variant", "share of K in flight", "429s", "items ok", "wall"],
+            rows,
+        )
+    )
+    share, rejected = float(rows[0][1]), float(rows[0][2].rstrip("%")) / 100
+    targets.append(
+        Target(
+            'adaptive limit, K = 16 (`max_concurrency="auto"`)',
+            ">= 0.9 of K in flight, <= 10% 429s",
+            f"{share:.2f} of K, {rejected:.1%} 429s",
+            share >= 0.9 and rejected <= 0.10,
+        )
+    )
+
+
 async def main(quick: bool) -> None:
     global ROUNDS
     if quick:
@@ -764,6 +795,7 @@ async def main(quick: bool) -> None:
         ("hedging", lambda: hedging(report, targets)),
         ("early vote", lambda: early_vote(report, targets)),
         ("first result", lambda: first_result(report, targets)),
+        ("adaptive concurrency", lambda: adaptive_concurrency(report, targets)),
     ]
     curves: dict[str, dict[int, float]] = {}
     for name, step in steps:
