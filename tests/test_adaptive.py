@@ -411,3 +411,56 @@ async def test_the_transport_passes_requests_through_with_no_limit() -> None:
     transport = AdaptiveAsyncTransport(None, httpx.MockTransport(reply))
     async with httpx.AsyncClient(transport=transport) as client:
         assert (await client.get("http://provider.test/")).status_code == 429
+
+
+async def test_the_transport_waits_as_long_as_retry_after_says() -> None:
+    sent: list[float] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        sent.append(time.perf_counter())
+        if len(sent) == 1:
+            return httpx.Response(429, headers={"retry-after-ms": "300"}, json={})
+        return httpx.Response(200, json={})
+
+    transport = AdaptiveAsyncTransport(AdaptiveLimit(), httpx.MockTransport(reply))
+    async with httpx.AsyncClient(transport=transport) as client:
+        assert (await client.get("http://provider.test/")).status_code == 200
+    assert len(sent) == 2 and sent[1] - sent[0] >= 0.3
+
+
+async def test_progress_events_carry_the_limits_state() -> None:
+    async def work(item: int) -> int:
+        return item
+
+    graph = create_orchestrator_graph(
+        lambda state: [0, 1, 2], work, lambda state: None, max_concurrency="auto"
+    ).compile()
+    states = [
+        event["limit"]
+        async for event in graph.astream({"input": None}, stream_mode="custom")
+        if event.get("event") == "finish"
+    ]
+    assert len(states) == 3
+    assert all(set(state) == {"limit", "in_flight", "rejections"} for state in states)
+    assert all(state["limit"] >= 1 and state["rejections"] == 0 for state in states)
+
+
+async def test_parallel_tool_node_auto_retries_rate_limited_tools_for_free() -> None:
+    from langchain_core.messages import AIMessage
+
+    from langgraph_parallel.nodes import parallel_tool_node
+
+    calls: list[str] = []
+
+    def lookup(query: str) -> str:
+        """Look something up."""
+        calls.append(query)
+        if len(calls) <= 2:
+            raise RateLimited("slow down")
+        return f"found {query}"
+
+    node = parallel_tool_node([lookup], max_concurrency="auto")
+    message = AIMessage("", tool_calls=[{"name": "lookup", "args": {"query": "x"}, "id": "1"}])
+    (answer,) = (await node.ainvoke({"messages": [message]}))["messages"]
+    assert answer.content == "found x" and answer.status == "success"
+    assert calls == ["x", "x", "x"]

@@ -247,3 +247,23 @@ def test_the_installed_command_and_python_dash_m_work() -> None:
     for command in ([str(script), "list"], [sys.executable, "-m", "langgraph_parallel", "list"]):
         done = subprocess.run(command, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0 and "morning-briefing" in done.stdout
+
+
+def test_max_concurrency_auto_shows_the_adaptive_limit(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langgraph_parallel.testing import FakeOpenAIServer
+
+    with FakeOpenAIServer(latency=0.2, capacity=2) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        argv = ["run", "code-review", "--model", "openai:fake", "--max-concurrency", "auto"]
+        code, out, _ = call(capsys, *argv, "--json")
+        doc = json.loads(out)
+        assert code == 0 and all(b["status"] == "ok" for b in doc["branches"])
+        assert server.peak_in_flight <= 2  # four reviewers, a provider that takes two
+        limit = doc["adaptive_limit"]
+        assert limit["rejections"] == server.counts.get(429, 0) and limit["limit"] >= 1
+        code, out, _ = call(capsys, *argv)
+        assert code == 0
+        assert re.search(r"adaptive limit \d+: \d+ in flight, \d+ rejected \(429\)", out)

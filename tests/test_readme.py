@@ -21,6 +21,15 @@ def test_readme_examples_run(code: str) -> None:
     exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})
 
 
+@pytest.mark.parametrize("page", ["adaptive.md"])
+def test_docs_examples_run(page: str) -> None:
+    text = (ROOT / "docs" / page).read_text()
+    blocks = readme.python_blocks(text)
+    assert blocks, f"docs/{page} has no example"
+    for code in blocks:
+        exec(compile(code, f"docs/{page}", "exec"), {"__name__": "__docs__"})
+
+
 def test_every_diagram_is_drawn_from_its_graph() -> None:
     from langgraph_parallel.templates import TEMPLATES
 
