@@ -464,3 +464,59 @@ async def test_parallel_tool_node_auto_retries_rate_limited_tools_for_free() -> 
     (answer,) = (await node.ainvoke({"messages": [message]}))["messages"]
     assert answer.content == "found x" and answer.status == "success"
     assert calls == ["x", "x", "x"]
+
+
+@pytest.mark.parametrize("factory", ["fanout", "orchestrator", "voting"])
+async def test_every_factory_takes_auto(factory: str) -> None:
+    from langgraph_parallel import create_fanout_graph, create_voting_graph
+
+    places: list[Any] = []
+
+    async def unit(value: Any) -> str:
+        place = held.get()
+        places.append(None if place is None else place.limit)
+        return "yes"
+
+    if factory == "fanout":
+        builder = create_fanout_graph(
+            {"a": unit, "b": unit}, lambda state: None, max_concurrency="auto"
+        )
+    elif factory == "orchestrator":
+        builder = create_orchestrator_graph(
+            lambda state: [0, 1], unit, lambda state: None, max_concurrency="auto"
+        )
+    else:
+        builder = create_voting_graph([unit, unit], max_concurrency="auto")
+    out = await builder.compile().ainvoke({"input": "x"})
+    assert all(r["status"] == "ok" for r in out["results"]) and len(places) == 2
+    assert isinstance(places[0], AdaptiveLimit) and places[1] is places[0]
+
+
+def test_one_adaptive_limit_holds_across_threads_and_graphs() -> None:
+    limit = AdaptiveLimit(initial=2, ceiling=2)
+    running = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def unit(item: int) -> int:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return item
+
+    def one_run() -> None:
+        graph = create_orchestrator_graph(
+            lambda state: list(range(6)), unit, lambda state: None, max_concurrency=limit
+        ).compile()
+        assert all(r["status"] == "ok" for r in graph.invoke({"input": None})["results"])
+
+    threads = [threading.Thread(target=one_run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert peak == 2 and limit.peak == 2 and limit.active == 0

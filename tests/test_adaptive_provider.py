@@ -5,7 +5,7 @@ Each test runs an orchestrator whose workers are `llm_node`s on a real `ChatOpen
 or a token bucket. What is measured is the server's own time-weighted mean of requests in
 flight, so the test can tell a limit that holds K from one that holds K/2 (the fixed-cap
 test shows it). Round trips are counted in units of the server's latency, which is long
-enough here (0.2-0.5 s) that a loaded machine's client overhead stays a small part of it.
+enough here (0.2-1 s) that a loaded machine's client overhead stays a small part of it.
 """
 
 from __future__ import annotations
@@ -87,7 +87,9 @@ async def run(
     return Run(server, started, time.perf_counter(), out["results"], limit)
 
 
-@pytest.mark.parametrize(("capacity", "latency"), [(4, 0.2), (16, 0.25), (48, 0.5)])
+# About 50 requests a second at most: what a loaded 2-core machine's client can drive through
+# ChatOpenAI and this in-process server with room to spare (at 100 it fell to 0.46 K).
+@pytest.mark.parametrize(("capacity", "latency"), [(4, 0.2), (16, 0.3), (48, 1.0)])
 async def test_auto_finds_and_holds_the_capacity(
     clients: dict[str, Any], capacity: int, latency: float
 ) -> None:
@@ -113,7 +115,7 @@ async def test_a_fixed_cap_of_half_shows_half(clients: dict[str, Any]) -> None:
 
 
 async def test_auto_follows_a_capacity_that_drops_and_returns(clients: dict[str, Any]) -> None:
-    latency, high, low = 0.3, 32, 8
+    latency, high, low = 0.6, 32, 8
     changes: dict[str, float] = {}
 
     async def change(started: float) -> None:
