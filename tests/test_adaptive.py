@@ -520,3 +520,14 @@ def test_one_adaptive_limit_holds_across_threads_and_graphs() -> None:
     for thread in threads:
         thread.join(60)
     assert peak == 2 and limit.peak == 2 and limit.active == 0
+
+
+def test_llm_nodes_share_one_pair_of_http_clients() -> None:
+    # an httpx client builds an SSL context (tens of ms): one per node made 100 nodes slow
+    model = ChatOpenAI(model="m", api_key="sk-test", base_url="http://127.0.0.1:9/v1")
+    first, second = limited(model, None), limited(model, None)
+    assert first.http_async_client is second.http_async_client  # type: ignore[attr-defined]
+    assert limited(first, None) is first  # already through the package's clients
+    limit = AdaptiveLimit()
+    assert limited(model, limit).http_client is limited(model, limit).http_client  # type: ignore[attr-defined]
+    assert limited(model, limit).http_client is not first.http_client  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
@@ -220,10 +221,11 @@ class AdaptiveTransport(httpx.BaseTransport):
 
 
 def openai_http_clients(limit: AdaptiveLimit | None) -> dict[str, Any]:
-    """`http_client` and `http_async_client` for `ChatOpenAI`, through the transports.
+    """A new `http_client` and `http_async_client` for `ChatOpenAI`, through the transports.
 
     Plain httpx clients, as openai's own defaults are (the client gives each request its
-    timeout).
+    timeout). They are the caller's to close; models the package makes share one pair per
+    limit instead (`shared_http_clients`).
     """
     clients: dict[str, Any] = {
         "http_client": httpx.Client(transport=AdaptiveTransport(limit), follow_redirects=True),
@@ -234,6 +236,28 @@ def openai_http_clients(limit: AdaptiveLimit | None) -> dict[str, Any]:
     for client in clients.values():
         _ours[client] = limit
     return clients
+
+
+_shared: weakref.WeakKeyDictionary[AdaptiveLimit, dict[str, Any]] = weakref.WeakKeyDictionary()
+_shared_lock = threading.Lock()
+_unlimited: dict[str, Any] = {}
+
+
+def shared_http_clients(limit: AdaptiveLimit | None) -> dict[str, Any]:
+    """The process's one pair of clients for `limit`, made on first use.
+
+    Making an httpx client builds an SSL context (tens of milliseconds), so models share
+    them, as LangChain's own default clients are shared.
+    """
+    with _shared_lock:
+        clients = _unlimited if limit is None else _shared.get(limit)
+        if not clients:
+            clients = openai_http_clients(limit)
+            if limit is None:
+                _unlimited.update(clients)
+            else:
+                _shared[limit] = clients
+        return clients
 
 
 def can_limit(model: BaseChatModel) -> bool:
@@ -262,7 +286,7 @@ def limited(model: BaseChatModel, limit: AdaptiveLimit | None) -> BaseChatModel:
     mine = [model.http_client, model.http_async_client]  # type: ignore[attr-defined]
     if all(client is not None and _ours.get(client, False) is limit for client in mine):
         return model  # already so (its clients are the caller's to close)
-    clients = openai_http_clients(limit)
+    clients = shared_http_clients(limit)
     update: dict[str, Any] = dict(clients)
     root_async = getattr(model, "root_async_client", None)
     if root_async is not None:  # openai's public `with_options`: a copy with the new client

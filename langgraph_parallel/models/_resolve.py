@@ -98,13 +98,13 @@ def _openai(name: str, env: Mapping[str, str], spec: str) -> BaseChatModel:
         )
     from langchain_openai import ChatOpenAI  # imported on use: it is slow to import
 
-    from langgraph_parallel.models._http import openai_http_clients
+    from langgraph_parallel.models._http import shared_http_clients
 
     # Requests go through the package's transport, so an adaptive limit sees every 429.
     options: dict[str, Any] = {
         "model": name,
         "api_key": key or "unused-by-local-server",
-        **openai_http_clients(None),
+        **shared_http_clients(None),
     }
     if base_url:
         options["base_url"] = base_url
