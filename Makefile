@@ -7,7 +7,12 @@ PORT ?= 2024
 
 .PHONY: demo test lint typecheck pytest dev bench clean
 
+# Checked before the environment is made, so a wrong Python leaves no .venv behind.
 $(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "langgraph-parallel needs Python 3.11 or newer, and '$(PYTHON)' is" \
+	    "$$($(PYTHON) --version 2>&1 || echo 'not found'); pass one, e.g. make demo PYTHON=python3.12"; \
+	  exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
@@ -15,13 +20,17 @@ $(VENV)/.runtime: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+$(VENV)/.serve: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[serve]'
+	touch $@ $(VENV)/.runtime
+
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $@ $(VENV)/.runtime
+	touch $@ $(VENV)/.serve $(VENV)/.runtime
 
 $(VENV)/.bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	touch $@ $(VENV)/.dev $(VENV)/.runtime
+	touch $@ $(VENV)/.dev $(VENV)/.serve $(VENV)/.runtime
 
 demo: $(VENV)/.runtime
 	$(BIN)/langgraph-parallel run morning-briefing
@@ -41,7 +50,7 @@ pytest: $(VENV)/.dev
 bench: $(VENV)/.bench
 	$(BIN)/python benchmarks/run.py
 
-dev: $(VENV)/.dev
+dev: $(VENV)/.serve
 	$(BIN)/langgraph dev --no-browser --host 127.0.0.1 --port $(PORT) --n-jobs-per-worker 20
 
 clean:
