@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Literal
@@ -106,6 +106,22 @@ def check_positive(value: object, *, what: str, allow_none: bool = True) -> int 
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{what} must be a positive whole number, got {value!r}")
     return value
+
+
+def concurrency_cap(
+    value: MaxConcurrency, *, what: str, auto: Callable[[], AdaptiveLimit]
+) -> int | ConcurrencyLimit | None:
+    """Check a `max_concurrency`; `"auto"` becomes the limit `auto()` gives."""
+    if value == "auto":
+        return auto()
+    if value is None or isinstance(value, ConcurrencyLimit):
+        return value
+    if isinstance(value, str):
+        raise ValueError(
+            f"{what}: max_concurrency={value!r} is not a choice; pass a number, 'auto' "
+            "(find the provider's capacity from its 429s), or a limit object"
+        )
+    return check_positive(value, what=f"{what}: max_concurrency")
 
 
 def _failure_mode(
@@ -227,18 +243,9 @@ class ParallelOptions:
             TypeError: An option of the wrong type.
         """
         fail_fast = _failure_mode(self.on_error, self.min_successes, units=units, graph=graph)
-        cap: int | ConcurrencyLimit | None
-        if self.max_concurrency == "auto":
-            cap = AdaptiveLimit(name=graph)
-        elif self.max_concurrency is None or isinstance(self.max_concurrency, ConcurrencyLimit):
-            cap = self.max_concurrency
-        elif isinstance(self.max_concurrency, str):
-            raise ValueError(
-                f"{graph}: max_concurrency={self.max_concurrency!r} is not a choice; pass a "
-                "number, 'auto' (find the provider's capacity from its 429s), or a limit object"
-            )
-        else:
-            cap = check_positive(self.max_concurrency, what=f"{graph}: max_concurrency")
+        cap = concurrency_cap(
+            self.max_concurrency, what=graph, auto=lambda: AdaptiveLimit(name=graph)
+        )
         return RunOptions(
             timeout=timeout_seconds(self.timeout, what=graph),
             retry=retry_policies(self.retry, what=graph),

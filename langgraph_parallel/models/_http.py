@@ -19,12 +19,15 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import httpx
 from langchain_core.language_models import BaseChatModel
 
 from langgraph_parallel._limits import AdaptiveLimit, Held, held, retry_after_seconds
+
+if TYPE_CHECKING:
+    from langchain_openai.chat_models.base import BaseChatOpenAI
 
 MAX_REJECTIONS = 20
 """How many 429s one request may meet before the client is given the 429."""
@@ -260,17 +263,20 @@ def shared_http_clients(limit: AdaptiveLimit | None) -> dict[str, Any]:
         return clients
 
 
-def can_limit(model: BaseChatModel) -> bool:
+def _openai(model: BaseChatModel) -> TypeGuard[BaseChatOpenAI]:
+    # imported on use, as in resolve_model: langchain-openai is slow to import
+    from langchain_openai.chat_models.base import BaseChatOpenAI
+
+    return isinstance(model, BaseChatOpenAI)
+
+
+def can_limit(model: BaseChatModel) -> TypeGuard[BaseChatOpenAI]:
     """Whether `model` can carry a limit at the HTTP layer.
 
     It can if it is an OpenAI model whose HTTP clients are its defaults or the package's
     own; a client the user gave is left alone.
     """
-    try:
-        from langchain_openai.chat_models.base import BaseChatOpenAI
-    except ImportError:  # pragma: no cover - langchain-openai is a dependency
-        return False
-    return isinstance(model, BaseChatOpenAI) and all(
+    return _openai(model) and all(
         client is None or client in _ours for client in (model.http_client, model.http_async_client)
     )
 
@@ -283,7 +289,7 @@ def limited(model: BaseChatModel, limit: AdaptiveLimit | None) -> BaseChatModel:
     """
     if not can_limit(model):
         return model
-    mine = [model.http_client, model.http_async_client]  # type: ignore[attr-defined]
+    mine = [model.http_client, model.http_async_client]
     if all(client is not None and _ours.get(client, False) is limit for client in mine):
         return model  # already so (its clients are the caller's to close)
     clients = shared_http_clients(limit)
@@ -303,10 +309,6 @@ def provider_key(model: BaseChatModel) -> tuple[str, str | None, str | None]:
     """`(provider, base URL, model name)` of a chat model, for `adaptive_limit`."""
     name = getattr(model, "model_name", None) or getattr(model, "model", None)
     base = getattr(model, "openai_api_base", None)
-    try:
-        from langchain_openai.chat_models.base import BaseChatOpenAI
-    except ImportError:  # pragma: no cover
-        BaseChatOpenAI = ()  # type: ignore[assignment,misc]
-    if isinstance(model, BaseChatOpenAI):
+    if _openai(model):
         return "openai", base or "https://api.openai.com/v1", name
     return type(model).__name__, base, name if isinstance(name, str) else None

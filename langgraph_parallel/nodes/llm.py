@@ -18,7 +18,7 @@ from langgraph_parallel._limits import (
     error_retry_after,
     rate_limited,
 )
-from langgraph_parallel._options import MaxConcurrency, check_positive
+from langgraph_parallel._options import MaxConcurrency, concurrency_cap
 from langgraph_parallel.models import ModelLike, resolve_model
 from langgraph_parallel.models._http import can_limit, limited, provider_key
 from langgraph_parallel.nodes._text import render_input, variables
@@ -104,12 +104,12 @@ def llm_node(
     """
     chat = resolve_model(model)
     gate = _gate(max_concurrency, limit, chat, name)
-    at_http = isinstance(gate, AdaptiveLimit) and can_limit(chat)
+    at_http = gate if isinstance(gate, AdaptiveLimit) and can_limit(chat) else None
     # Through the package's transport even without a limit of its own: a graph built with
     # max_concurrency="auto" then sees this node's 429s too.
-    chat = limited(chat, gate if isinstance(gate, AdaptiveLimit) and at_http else None)
-    if at_http:
-        gate = None
+    chat = limited(chat, at_http)
+    if at_http is not None:
+        gate = None  # the transport holds it, per request
     runnable: Runnable[Any, Any] = (
         chat.with_structured_output(schema) if schema is not None else chat
     )
@@ -150,16 +150,12 @@ def _gate(
                 "(limit is the older name of a shared ConcurrencyLimit)"
             )
         return limit
-    if max_concurrency is None or isinstance(max_concurrency, ConcurrencyLimit):
-        return max_concurrency
-    if max_concurrency == "auto":
-        provider, base_url, model = provider_key(chat)
-        return adaptive_limit(provider, base_url=base_url, model=model)
-    if isinstance(max_concurrency, str):
-        raise ValueError(
-            f"llm_node {name!r}: max_concurrency={max_concurrency!r} is not a choice; pass a "
-            "number, 'auto' (find the provider's capacity from its 429s), or a limit object"
-        )
-    size = check_positive(max_concurrency, what=f"llm_node {name!r}: max_concurrency")
-    assert size is not None
-    return ConcurrencyLimit(size, name=name)
+
+    def provider() -> AdaptiveLimit:
+        kind, base_url, model = provider_key(chat)
+        return adaptive_limit(kind, base_url=base_url, model=model)
+
+    cap = concurrency_cap(max_concurrency, what=f"llm_node {name!r}", auto=provider)
+    if cap is None or isinstance(cap, ConcurrencyLimit):
+        return cap
+    return ConcurrencyLimit(cap, name=name)
