@@ -19,11 +19,12 @@ from langgraph_parallel.graphs import (
     retry_failed,
 )
 from langgraph_parallel.graphs.retry import aretry_failed
-from langgraph_parallel.state import BranchResult, BranchStatus, Vote, VoteOutcome
+from langgraph_parallel.state import BranchEvent, BranchResult, BranchStatus, Vote, VoteOutcome
 
 __all__ = [
     "AdaptiveLimit",
     "Branch",
+    "BranchEvent",
     "BranchFailuresError",
     "BranchResult",
     "BranchStatus",

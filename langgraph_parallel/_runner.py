@@ -41,7 +41,12 @@ from langgraph_parallel._telemetry import (
 )
 from langgraph_parallel._unit import Unit
 from langgraph_parallel.errors import DeadlineExceeded
-from langgraph_parallel.state.records import BranchError, BranchResult, BranchStatus
+from langgraph_parallel.state.records import (
+    BranchError,
+    BranchEventKind,
+    BranchResult,
+    BranchStatus,
+)
 
 T = TypeVar("T")
 
@@ -306,7 +311,8 @@ class _Runner:
     def _attempt(self, record: dict[str, Any]) -> None:
         record["attempts"] += 1
         if self.writer is not None:
-            kind = "start" if record["attempts"] == 1 and "rate_limited" not in record else "retry"
+            first = record["attempts"] == 1 and "rate_limited" not in record
+            kind: BranchEventKind = "start" if first else "retry"
             self.writer(_event(kind, self.branch, record["index"], attempt=record["attempts"]))
 
     def _succeeded(self, record: dict[str, Any], result: Any, started: float) -> BranchResult:
@@ -348,7 +354,7 @@ class _Runner:
         self._ended("error", done)
         return done
 
-    def _ended(self, kind: str, record: BranchResult) -> None:
+    def _ended(self, kind: BranchEventKind, record: BranchResult) -> None:
         """Stream the unit's end at once, with its record.
 
         So results arrive as each unit finishes, not when LangGraph commits its task (or,

@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 from langchain_core.messages.ai import UsageMetadata
 
 from langgraph_parallel._limits import ConcurrencyLimit
+from langgraph_parallel.state.records import StopKind
 
 _RECENT = 4096
 T = TypeVar("T")
@@ -29,7 +30,7 @@ T = TypeVar("T")
 class StopReason:
     """Why a unit was stopped: recorded as its error (`type` = `kind`)."""
 
-    kind: str
+    kind: StopKind
     message: str
 
 

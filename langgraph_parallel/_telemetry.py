@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
 from langchain_core.messages import AIMessage
@@ -17,6 +18,7 @@ from langgraph.config import get_stream_writer
 from langgraph.types import StreamWriter
 
 from langgraph_parallel._scope import RunScope
+from langgraph_parallel.state.records import BranchEvent, BranchEventKind
 
 _usage_lock = threading.Lock()  # one lock for all units: usage arrives rarely, units are many
 _unit_record: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
@@ -124,8 +126,10 @@ def stream_writer() -> StreamWriter | None:
         return None
 
 
-def _event(kind: str, branch: str, index: int, **fields: Any) -> dict[str, Any]:
-    return {"kind": "branch", "event": kind, "branch": branch, "index": index, **fields}
+def _event(kind: BranchEventKind, branch: str, index: int, **fields: Any) -> BranchEvent:
+    """A progress event (see `BranchEvent`), stamped with the time it is written."""
+    event = {"kind": "branch", "event": kind, "branch": branch, "index": index, "at": time.time()}
+    return cast(BranchEvent, event | fields)
 
 
 def usage_total(records: Sequence[Mapping[str, Any]]) -> UsageMetadata | None:

@@ -130,3 +130,31 @@ def test_invalid_input_gets_an_error_and_the_server_keeps_serving(
     assert run["status"] == "error"
     state = client.runs.wait(None, assistant, input={"city": "Oslo"})
     assert state["output"].startswith("Morning briefing for Oslo")
+
+
+@pytest.mark.parametrize("name", ["report-writer", "multi-search", "classify-vote"])
+def test_streams_through_the_server_carry_no_internal_values(
+    client: Any, assistants: dict[str, Any], name: str
+) -> None:
+    """What Studio shows: no `{"type": "__overwrite__"}`, and progress events as documented."""
+    import json
+
+    chunks = list(
+        client.runs.stream(
+            None,
+            assistants[name]["assistant_id"],
+            input=TEMPLATES[name].example,
+            stream_mode=["updates", "values", "custom"],
+        )
+    )
+    events = {chunk.event for chunk in chunks}
+    assert {"updates", "values", "custom"} <= events, events
+    text = json.dumps([chunk.data for chunk in chunks])
+    assert "__overwrite__" not in text and "Overwrite" not in text
+    progress = [c.data for c in chunks if c.event == "custom" and c.data.get("kind") == "branch"]
+    assert progress and all({"event", "branch", "index", "at"} <= e.keys() for e in progress)
+    if name != "classify-vote":
+        dispatch = [
+            c.data["dispatch"] for c in chunks if c.event == "updates" and "dispatch" in c.data
+        ]
+        assert dispatch == [{"results": [], "usage": None, "output": None}]

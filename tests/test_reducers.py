@@ -37,7 +37,7 @@ def test_duplicate_keys_inside_one_update_keep_the_last() -> None:
 def test_single_record_and_none_updates() -> None:
     assert merge_results(None, rec(2)) == [rec(2)]
     assert merge_results([rec(1)], None) == [rec(1)]
-    assert merge_results([rec(1)], []) == [rec(1)]
+    assert merge_results([rec(1)], []) == []  # an empty list clears (the dispatch resets)
 
 
 def test_arguments_are_not_modified() -> None:
@@ -71,6 +71,14 @@ def test_merged_records_do_not_depend_on_completion_order(
 def test_plan_order_fast_path_equals_general_path(keys: list[tuple[int, str]], seed: Any) -> None:
     records = sorted((rec(i, b) for i, b in keys), key=lambda r: (r["index"], r["branch"]))
     half = len(records) // 2
-    in_order = merge_results(merge_results([], records[:half]), records[half:])
-    reversed_order = merge_results(merge_results([], records[half:]), records[:half])
+
+    def merged(*parts: list[BranchResult]) -> list[BranchResult]:
+        state: list[BranchResult] = []
+        for part in parts:
+            if part:  # an empty update clears (tested above); a chunk is never empty
+                state = merge_results(state, part)
+        return state
+
+    in_order = merged(records[:half], records[half:])
+    reversed_order = merged(records[half:], records[:half])
     assert in_order == reversed_order == records

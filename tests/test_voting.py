@@ -52,6 +52,24 @@ def test_a_voter_returning_none_abstains() -> None:
     assert result["votes"][1]["status"] == "abstained"
 
 
+def test_a_failed_voter_keeps_its_error_in_the_vote() -> None:
+    class Unreachable(ConnectionError):
+        pass
+
+    async def voter(state: Any, config: RunnableConfig) -> Any:
+        if config["metadata"]["lgp_index"] == 1:
+            raise Unreachable("the provider is unreachable")
+        return "yes"
+
+    result = outcome(create_voting_graph(voter, n=3))
+    assert [v["status"] for v in result["votes"]] == ["ok", "error", "ok"]
+    assert result["votes"][1]["error"] == {
+        "type": "Unreachable",
+        "message": "the provider is unreachable",
+    }
+    assert result["votes"][0]["error"] is None and result["failed"] == 1
+
+
 TIES = [
     # (answers by voter index, the documented winner: the tied answer voted first)
     (["cat", "dog", "dog", "cat"], "cat"),

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START
 from langgraph.pregel import Pregel
-from langgraph.types import Command, Overwrite, Send
+from langgraph.types import Command, Send
 
 from langgraph_parallel._bridge import NodeFunc, make_node
 from langgraph_parallel._options import (
@@ -67,7 +67,7 @@ def _dispatch_node(max_items: int) -> NodeFunc:
                 f"max_items={max_items:,}; raise max_items or have the planner return fewer "
                 "(the plan is kept in state['plan'], so re-running this thread resumes here)"
             )
-        return {"results": Overwrite([]), "usage": None, "output": None}
+        return {"results": [], "usage": None, "output": None}  # [] clears: see merge_results
 
     return dispatch
 

@@ -168,6 +168,7 @@ def tally(
                 "normalized": normalized,
                 "weight": float((weights or {}).get(record["branch"], 1.0)),
                 "score": scorer(answer) if status == "ok" and method == "best_score" else None,
+                "error": record["error"],
             }
         )
     cast = [v for v in votes if v["status"] == "ok"]

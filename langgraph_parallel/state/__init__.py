@@ -2,8 +2,11 @@
 
 from langgraph_parallel.state.records import (
     BranchError,
+    BranchEvent,
+    BranchEventKind,
     BranchResult,
     BranchStatus,
+    StopKind,
     Vote,
     VoteCount,
     VoteOutcome,
@@ -14,11 +17,14 @@ from langgraph_parallel.state.schemas import DefaultInput, OrchestratorState, Pa
 
 __all__ = [
     "BranchError",
+    "BranchEvent",
+    "BranchEventKind",
     "BranchResult",
     "BranchStatus",
     "DefaultInput",
     "OrchestratorState",
     "ParallelState",
+    "StopKind",
     "Vote",
     "VoteCount",
     "VoteOutcome",

@@ -11,6 +11,8 @@ from typing import Any, Literal, NotRequired
 from langchain_core.messages.ai import UsageMetadata
 from typing_extensions import TypedDict
 
+from langgraph_parallel._limits import LimitState
+
 BranchStatus = Literal["ok", "error", "timeout", "cancelled"]
 """How a branch (or work item, or voter) ended.
 
@@ -22,13 +24,28 @@ BranchStatus = Literal["ok", "error", "timeout", "cancelled"]
 """
 
 
+StopKind = Literal["Blocked", "DeadlineExceeded", "TokenBudgetExceeded", "VoteDecided"]
+"""Why the package stopped a unit itself, as `BranchError.type` names it.
+
+These are reasons, not exception classes (only `DeadlineExceeded` is also one, in
+`langgraph_parallel.errors`):
+
+- `"Blocked"`: the guardrail blocked the request, so the generation was stopped.
+- `"DeadlineExceeded"`: the run's `deadline` passed (status `"timeout"`).
+- `"TokenBudgetExceeded"`: the run had used its `token_budget` before the unit started.
+- `"VoteDecided"`: the vote's outcome was settled without this voter (`early_stop`).
+"""
+
+
 class BranchError(TypedDict):
     """The error that ended a branch."""
 
     type: str
-    """The exception's class name, e.g. `"RuntimeError"`."""
+    """The exception's class name, e.g. `"RuntimeError"`; or, when the package stopped the
+    unit itself (status `"cancelled"`, or `"timeout"` for the run's deadline), the reason:
+    a `StopKind` such as `"TokenBudgetExceeded"`."""
     message: str
-    """The exception's message."""
+    """The exception's message, or what stopped the unit."""
 
 
 class BranchResult(TypedDict):
@@ -61,6 +78,62 @@ class BranchResult(TypedDict):
     `attempts` or against `retry`."""
 
 
+BranchEventKind = Literal["start", "retry", "finish", "error", "hedge"]
+"""What happened to a unit of work: it started, started again after a failure, ended well
+(`"finish"`), ended badly (`"error"`: failed, timed out or cancelled), or started a backup
+call (`"hedge"`)."""
+
+
+class BranchEvent(TypedDict):
+    """A progress event, as the `"custom"` stream mode carries it.
+
+    Every branch, work item and voter writes one when it starts and one when it ends
+    (`"finish"` or `"error"`), plus one per retry and per hedged backup call. Filter on
+    `kind == "branch"` to tell them from your own `get_stream_writer()` events. `at` and
+    `elapsed` come from one clock, so `at - elapsed` is when the unit started.
+
+    Example:
+        ```python
+        from langgraph_parallel import BranchEvent, create_fanout_graph
+
+        graph = create_fanout_graph({"a": lambda s: 1, "b": lambda s: 2}, lambda s: "done")
+        graph = graph.compile()
+        ends: list[BranchEvent] = [
+            event
+            for event in graph.stream({}, stream_mode="custom")
+            if event.get("kind") == "branch" and event["event"] in ("finish", "error")
+        ]
+        assert sorted(e["branch"] for e in ends) == ["a", "b"]
+        assert all(e["record"]["status"] == "ok" for e in ends)
+        ```
+    """
+
+    kind: Literal["branch"]
+    """Always `"branch"`: marks the package's events in the custom stream."""
+    event: BranchEventKind
+    """What happened."""
+    branch: str
+    """The branch, worker node or voter name (as in `BranchResult.branch`)."""
+    index: int
+    """Its index (as in `BranchResult.index`)."""
+    at: float
+    """When it happened, in seconds since the epoch (`time.time()`)."""
+    attempt: NotRequired[int]
+    """`start` and `retry`: which attempt is starting (1 for the first)."""
+    status: NotRequired[BranchStatus]
+    """`finish` and `error`: how it ended."""
+    error: NotRequired[BranchError | None]
+    """`finish` and `error`: why it failed, or `None`."""
+    elapsed: NotRequired[float]
+    """`finish` and `error`: seconds from its start to `at`, retries included."""
+    attempts: NotRequired[int]
+    """`finish` and `error`: how many times it was called."""
+    record: NotRequired[BranchResult]
+    """`finish` and `error`: its record, as it will appear in `state["results"]`."""
+    limit: NotRequired[LimitState]
+    """`finish` and `error` under `max_concurrency="auto"`: the adaptive limit's state."""
+
+
 VoteStatus = Literal["ok", "abstained", "error", "timeout", "cancelled"]
 """How a voter ended: it voted (`"ok"`), abstained (returned `None`), or did not finish."""
 
@@ -82,6 +155,9 @@ class Vote(TypedDict):
     """The voter's weight (1 unless `weights` says otherwise)."""
     score: float | None
     """The answer's score under `method="best_score"`, else `None`."""
+    error: BranchError | None
+    """Why the voter did not vote (`status` `"error"`, `"timeout"` or `"cancelled"`);
+    `None` when it voted or abstained."""
 
 
 class VoteCount(TypedDict):

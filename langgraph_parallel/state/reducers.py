@@ -20,10 +20,14 @@ def merge_results(
     A record replaces an earlier one with the same `(index, branch)`, so running a
     graph again on the same thread, or re-running a failed branch, leaves one record per
     branch. Records with distinct keys merge to the same list whatever order they arrive in.
+    An empty list clears the records: the orchestrator's dispatch writes one, so that a new
+    plan on the same thread starts with none. (LangGraph's `Overwrite([])` would do the
+    same, but it shows as an internal `Overwrite` object in the `updates` stream and as
+    `{"type": "__overwrite__"}` through the server.)
 
     Args:
         current: The records already in state.
-        update: New records (one record or a sequence of them).
+        update: New records (one record or a sequence of them); `[]` clears.
 
     Returns:
         A new sorted list; neither argument is modified.
@@ -38,6 +42,7 @@ def merge_results(
 
         merged = merge_results([rec(2)], [rec(0), rec(2, "error")])
         assert [(r["index"], r["status"]) for r in merged] == [(0, "ok"), (2, "error")]
+        assert merge_results(merged, []) == []
         ```
     """
     old = list(current or ())
@@ -45,7 +50,7 @@ def merge_results(
         return old
     new = [update] if isinstance(update, dict) else list(update)
     if not new:
-        return old
+        return []
     new.sort(key=_key)
     # Chunks of an ordered fan-out arrive in plan order: appending is then enough.
     if not old or _key(old[-1]) < _key(new[0]):
