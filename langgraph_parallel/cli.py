@@ -44,8 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="langgraph-parallel", description="Run parallel LangGraph templates.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     commands.add_parser("list", help="list the templates")
-    run = commands.add_parser("run", help="run a template with a live view of its branches")
-    run.add_argument("template")
+    run = commands.add_parser(
+        "run",
+        help="run a template with a live view of its branches",
+        add_help=False,
+        epilog="`run TEMPLATE --help` also shows the template's input.",
+    )
+    run.add_argument("template", help="a name from `langgraph-parallel list`")
+    run.add_argument(
+        "-h", "--help", action=_RunHelp, help="show this help and the template's input"
+    )
     given = run.add_mutually_exclusive_group()
     given.add_argument("--input", help="the input as a JSON object (default: the example)")
     given.add_argument("--input-file", type=Path, help="a file holding the input JSON object")
@@ -68,6 +76,57 @@ def _parser() -> argparse.ArgumentParser:
     draw = commands.add_parser("graph", help="print a template's mermaid diagram")
     draw.add_argument("template")
     return parser
+
+
+class _RunHelp(argparse.Action):
+    """`run TEMPLATE --help`: the command's help, then the template's input keys."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        parser.print_help()
+        name = getattr(namespace, "template", None)
+        if name is not None:
+            print()
+            print(_input_help(_template(name)))
+        parser.exit()
+
+
+def _input_help(template: Template) -> str:
+    """A template's input keys (type, bounds, description, example) and two ways to run it."""
+    keys = template.inputs()
+    width = max(len(k.name) for k in keys)
+    lines = [f"input of {template.name} (a JSON object for --input or --input-file):"]
+    for key in keys:
+        example = f" e.g. {key.example_text()}" if key.example is not None else ""
+        lines.append(f"  {key.name:<{width}}  {key.summary()}. {key.description}{example}")
+    lines.append("examples:")
+    lines.append(
+        f"  langgraph-parallel run {template.name} --input '{json.dumps(template.example)}'"
+    )
+    lines.append(f"  langgraph-parallel run {template.name} --input-file {template.example_file}")
+    return "\n".join(lines)
+
+
+def _list() -> None:
+    """Each template: name, pattern, description, then its input keys with an example."""
+    width = max(len(n) for n in TEMPLATES)
+    for template in TEMPLATES.values():
+        print(f"{template.name:<{width}}  {template.pattern:<24} {template.description}")
+        keys = template.inputs()
+        name_width = max(len(k.name) for k in keys)
+        summary_width = max(len(k.summary()) for k in keys)
+        for key in keys:
+            example = f"e.g. {key.example_text()}" if key.example is not None else ""
+            line = f"    {key.name:<{name_width}}  {key.summary():<{summary_width}}  {example}"
+            print(line.rstrip())
 
 
 def _template(name: str) -> Template:
@@ -117,14 +176,22 @@ def _input(args: argparse.Namespace, template: Template) -> dict[str, Any] | Non
 
 @dataclass
 class _Row:
+    """One branch, as its progress events describe it.
+
+    `started` and `ended` are the engine's own times (`BranchEvent.at`, minus `elapsed` for
+    the start), so the span and the work summed from them come from one clock.
+    """
+
     branch: str
     index: int
     status: str = "queued"
-    started: float = field(default_factory=time.perf_counter)
+    started: float = field(default_factory=time.time)
     elapsed: float | None = None
     ended: float | None = None
     retries: int = 0
     error: str = ""
+    earlier: bool = False
+    """It ran in an earlier run of the thread (no events in this one): not in the speedup."""
 
 
 def _max_concurrency(text: str) -> int | str:
@@ -153,22 +220,45 @@ class _Progress:
             self.limit = dict(event["limit"])
         key = (namespace, event["branch"], event["index"])
         row = self.rows.setdefault(key, _Row(event["branch"], event["index"]))
-        kind = event["event"]
+        kind, at = event["event"], event.get("at", time.time())
         if kind == "start":
-            row.status, row.started = "running", time.perf_counter()
+            row.status, row.started = "running", at
         elif kind == "retry":
             row.status, row.retries = "retrying", row.retries + 1
-        else:
+        elif kind in ("finish", "error"):
             row.status = event.get("status", "ok" if kind == "finish" else "error")
-            row.elapsed = event.get("elapsed")
-            row.ended = time.perf_counter()
+            row.elapsed = event.get("elapsed") or 0.0
+            row.ended, row.started = at, at - row.elapsed
             if event.get("error"):
                 row.error = f"{event['error']['type']}: {event['error']['message']}"
 
-    def span(self) -> float:
-        """Seconds from the first branch's start to the last branch's end."""
-        ran = [r for r in self.rows.values() if r.ended is not None]
-        return max(r.ended or 0.0 for r in ran) - min(r.started for r in ran) if ran else 0.0
+    def add_earlier(self, records: Sequence[dict[str, Any]]) -> None:
+        """Rows for the records of the final state that sent no event in this run."""
+        seen = {(branch, index) for (ns, branch, index) in self.rows if not ns}
+        for record in records:
+            if (record["branch"], record["index"]) in seen:
+                continue
+            row = _Row(record["branch"], record["index"], record["status"], earlier=True)
+            row.elapsed, row.retries = record["elapsed"], record["attempts"] - 1
+            if record.get("error"):
+                row.error = f"{record['error']['type']}: {record['error']['message']}"
+            self.rows[((), record["branch"], record["index"])] = row
+
+    def timing(self) -> tuple[float, float]:
+        """The work summed over the branches that ran in this run, and its span.
+
+        Both come from the engine's clock, so work / span never exceeds the branches
+        that ran: each branch's time lies inside the span.
+        """
+        ran = [r for r in self.rows.values() if r.ended is not None and not r.earlier]
+        if not ran:
+            return 0.0, 0.0
+        span = max(r.ended or 0.0 for r in ran) - min(r.started for r in ran)
+        return sum(r.elapsed or 0.0 for r in ran), span
+
+    def succeeded(self) -> bool:
+        """Whether any branch ended well (true when no branch ran at all)."""
+        return not self.rows or any(r.status == "ok" for r in self.rows.values())
 
     def ordered(self) -> list[tuple[str, _Row]]:
         """Rows in branch order, each with its label (`name`, or `name[i]` when repeated)."""
@@ -187,8 +277,10 @@ class _Progress:
             )
         style = {"ok": "green", "error": "red", "timeout": "red", "cancelled": "yellow"}
         for label, row in self.ordered():
-            elapsed = row.elapsed if row.elapsed is not None else time.perf_counter() - row.started
+            elapsed = row.elapsed if row.elapsed is not None else time.time() - row.started
             shown = "" if row.status == "queued" else f"{elapsed:.2f}s"
+            if row.earlier:
+                shown += " (earlier run)"
             status = f"[{style.get(row.status, 'cyan')}]{row.status}[/]"
             table.add_row(escape(label), status, shown, str(row.retries), escape(row.error[:70]))
         if self.limit is not None:
@@ -226,22 +318,44 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def _headline(template: Template, output: Any) -> str:
+def _render(output: Any) -> Any:
+    """The template's output as readable text or a table, never raw JSON."""
+    from rich.markup import escape
+    from rich.table import Table
+
     if isinstance(output, str):
-        return output
+        return escape(output)
     if isinstance(output, dict) and {"winner", "agreement", "cast"} <= output.keys():
         from langgraph_parallel.templates.classify_vote import headline
 
-        return headline(output)  # type: ignore[arg-type]
+        return escape(headline(output))  # type: ignore[arg-type]
     if isinstance(output, dict) and {"content", "blocked"} <= output.keys():
         if output["blocked"]:
-            return f"BLOCKED ({output['reason']})\n{output['content'] or ''}".rstrip()
-        return (
-            str(output["content"])
-            if output["content"] is not None
-            else f"no content: {output['reason']}"
-        )
-    return json.dumps(output, indent=2, default=_jsonable)
+            return escape(f"BLOCKED ({output['reason']})\n{output['content'] or ''}".rstrip())
+        content = output["content"]
+        return escape(str(content) if content is not None else f"no content: {output['reason']}")
+    if output is None:
+        return "(no output)"
+    rows = output if isinstance(output, list) else [output]
+    if rows and all(isinstance(row, dict) for row in rows):
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        table = Table(show_edge=False, pad_edge=False)
+        for column in columns:
+            table.add_column(escape(column), overflow="fold")
+        for row in rows:
+            table.add_row(*(escape(_cell(row.get(c))) for c in columns))
+        return table
+    return escape("\n".join(_cell(row) for row in rows))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return "; ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_cell(v)}" for k, v in value.items())
+    return str(value)
 
 
 async def _continuation(
@@ -255,6 +369,11 @@ async def _continuation(
     if not snapshot.values:
         raise UsageError(f"{flag}: no thread {args.thread!r} in {args.db}")
     if args.resume:
+        if not snapshot.next:
+            raise UsageError(
+                f"--resume: thread {args.thread!r} has finished, so there is nothing to "
+                "resume; --retry-failed re-runs its failed branches, a new --thread runs again"
+            )
         return None
     from langgraph_parallel.graphs import retry_command
 
@@ -288,8 +407,8 @@ async def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"{template.name} uses no model; drop --model")
     if args.max_concurrency is not None:
         options["max_concurrency"] = args.max_concurrency
-    err = Console(stderr=True)
-    out = Console(soft_wrap=True)
+    err = Console(stderr=True, highlight=False)
+    out = Console(soft_wrap=True, highlight=False)  # no colouring of numbers in two pieces
     progress = _Progress()
     final: dict[str, Any] = {}
     config: dict[str, Any] = {}
@@ -306,6 +425,7 @@ async def _run(args: argparse.Namespace) -> int:
                 f"{', '.join(map(repr, unknown))}; it takes: {', '.join(known)}"
             )
     run_with: Any = value
+    failure: Exception | None = None
     async with _checkpointer(args) as saver:
         if saver is not None:
             graph = graph.builder.compile(checkpointer=saver, name=template.name)
@@ -327,21 +447,25 @@ async def _run(args: argparse.Namespace) -> int:
                     final = data
         except InvalidInputError as exc:
             raise UsageError(f"input does not fit {template.name}: {exc}") from None
+        except Exception as exc:  # the run failed: still show what the branches did
+            failure = exc
         finally:
             if show:
                 live.stop()
     wall = time.perf_counter() - started
+    progress.add_earlier(final.get("results") or ())
     rows = [row for _, row in progress.ordered()]
-    busy = sum(r.elapsed or 0.0 for r in rows)
-    span = progress.span()
+    busy, span = progress.timing()
     usage = final.get("usage")
-    output = final.get("output")
+    output = None if failure else final.get("output")
+    problem = _problem(failure, progress)
     if args.json:
         document = {
             "template": template.name,
             "input": value,
             "thread": args.thread,
             "output": output,
+            "error": problem,
             "branches": [
                 {
                     "branch": r.branch,
@@ -350,6 +474,7 @@ async def _run(args: argparse.Namespace) -> int:
                     "elapsed": r.elapsed,
                     "retries": r.retries,
                     "error": r.error or None,
+                    "earlier_run": r.earlier,
                 }
                 for r in rows
             ],
@@ -362,15 +487,18 @@ async def _run(args: argparse.Namespace) -> int:
             "simulated_model": simulated_model,
         }
         print(json.dumps(document, indent=2, default=_jsonable))
-        return 0
+        return 1 if problem else 0
     out.print(f"[bold]{template.name}[/] ({template.pattern})")
-    out.print(_headline(template, output), markup=False, highlight=False, soft_wrap=True)
+    if failure is None:  # the join ran: its output, even when no branch succeeded
+        out.print(_render(output))
     out.print()
-    out.print(progress.table())
-    if span:
+    if rows:
+        out.print(progress.table())
+    ran = sum(1 for r in rows if r.ended is not None and not r.earlier)
+    if span >= 0.01 and ran > 1:  # a shorter span is too small to say anything
         out.print(
             f"branches: {busy:.2f}s of work done in {span:.2f}s, {busy / span:.1f}x from "
-            f"running at once; whole run {wall:.2f}s"
+            f"running {ran} at once; whole run {wall:.2f}s"
         )
     if usage:
         out.print(
@@ -384,7 +512,20 @@ async def _run(args: argparse.Namespace) -> int:
         )
     if template.offline_sources:
         out.print(r"[yellow]note:[/] data sources are offline simulations (marked \[simulated]).")
+    if problem:
+        print(f"langgraph-parallel: run failed: {problem}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _problem(failure: Exception | None, progress: _Progress) -> str | None:
+    """Why the run counts as failed, in one line: its exception, or no branch succeeded."""
+    if failure is not None:
+        return redact(f"{type(failure).__name__}: {failure}")
+    if not progress.succeeded():
+        failed = len(progress.rows)
+        return f"no branch succeeded ({failed} of {failed} failed); see the errors above"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -392,9 +533,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command == "list":
-            width = max(len(n) for n in TEMPLATES)
-            for template in TEMPLATES.values():
-                print(f"{template.name:<{width}}  {template.pattern:<24} {template.description}")
+            _list()
             return 0
         if args.command == "graph":
             print(_template(args.template).build().get_graph().draw_mermaid())

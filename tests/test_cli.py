@@ -21,10 +21,42 @@ def call(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out, err
 
 
-def test_list_names_every_template(capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_names_every_template_with_its_inputs(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = call(capsys, "list")
     assert code == 0
-    assert [line.split()[0] for line in out.splitlines()] == list(TEMPLATES)
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines if not line.startswith(" ")] == list(TEMPLATES)
+    for name, template in TEMPLATES.items():
+        start = lines.index(next(line for line in lines if line.startswith(name + " ")))
+        block = []
+        for line in lines[start + 1 :]:
+            if not line.startswith(" "):
+                break
+            block.append(line)
+        keys = {line.split()[0]: line for line in block}
+        schema = template.build().get_input_jsonschema()
+        assert list(keys) == list(schema["properties"]), name
+        for key in schema.get("required", ()):
+            assert "required" in keys[key], (name, key)
+        for key, value in template.example.items():
+            assert f"e.g. {json.dumps(value)}" in keys[key], (name, key)
+    assert re.search(r"sections\s+int, 1 to 20\s+e\.g\. 4", out)
+    assert re.search(r"queries\s+list\[str\], 1 to 50 items, each non-empty, required", out)
+
+
+def test_run_template_help_shows_its_input_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["run", "report-writer", "--help"])
+    out = capsys.readouterr().out
+    assert stopped.value.code == 0
+    assert "--max-concurrency" in out  # the command's own help comes first
+    assert "input of report-writer" in out
+    assert re.search(r"topic\s+str, 1 to 500 characters, required\. The report's subject\.", out)
+    assert re.search(r"sections\s+int, 1 to 20\. How many sections \(default 4\)\. e\.g\. 4", out)
+    assert "--input-file examples/report-writer.json" in out
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--help"])  # no template named: the command's help only
+    assert "input of" not in capsys.readouterr().out
 
 
 def test_graph_prints_the_mermaid_diagram(capsys: pytest.CaptureFixture[str]) -> None:
@@ -45,7 +77,7 @@ def test_run_shows_the_result_timings_speedup_usage_and_the_simulated_note(
     for row in ("security", "performance", "style", "documentation"):
         assert re.search(rf"{row}\s+│ ok\s+│\s+\d+\.\d\ds │\s+0 │", out), row
     assert re.search(
-        r"branches: \d+\.\d\ds of work done in \d+\.\d\ds, \d+\.\dx from running at once", out
+        r"branches: \d+\.\d\ds of work done in \d+\.\d\ds, \d\.\dx from running 4 at once", out
     )
     assert re.search(r"tokens: [\d,]+ \([\d,]+ in, [\d,]+ out\)", out)
     assert "offline simulated model (marked [simulated])" in out
@@ -62,6 +94,7 @@ def test_json_is_one_machine_readable_document(capsys: pytest.CaptureFixture[str
     ]
     assert doc["simulated_model"] is True and doc["usage"]["total_tokens"] > 0
     assert doc["speedup"] > 1 and doc["branch_seconds"] >= doc["branch_span_seconds"] > 0
+    assert doc["error"] is None
 
 
 def test_a_failing_branch_shows_as_failed_with_its_error(
@@ -96,19 +129,43 @@ def test_input_file_and_max_concurrency(capsys: pytest.CaptureFixture[str], tmp_
     assert doc["branch_span_seconds"] >= 0.95 * doc["branch_seconds"]
 
 
-def test_a_thread_is_kept_in_sqlite_and_can_be_resumed(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+def test_a_thread_is_kept_in_sqlite_and_a_stopped_run_can_be_resumed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A run whose join failed resumes at the join: the branches done are not run again."""
+    from langgraph_parallel import create_fanout_graph
+    from langgraph_parallel.templates import Template
+
+    calls: list[str] = []
+    join_works = False
+
+    def branch(name: str) -> Any:
+        def run(state: Any) -> str:
+            calls.append(name)
+            return name.upper()
+
+        return run
+
+    def join(state: Any) -> str:
+        if not join_works:
+            raise ConnectionError("the store is down")
+        return "+".join(r["value"] for r in state["results"])
+
+    graph = create_fanout_graph({n: branch(n) for n in ("a", "b")}, join).compile()
+    monkeypatch.setattr(Template, "build", lambda self, **options: graph)
     db = tmp_path / "threads.sqlite"
-    code, first, _ = call(
-        capsys, "run", "multi-search", "--thread", "t1", "--db", str(db), "--json"
-    )
-    assert code == 0 and db.exists()
-    code, again, _ = call(
-        capsys, "run", "multi-search", "--thread", "t1", "--db", str(db), "--resume", "--json"
-    )
-    assert code == 0
-    assert json.loads(again)["output"] == json.loads(first)["output"]
+    thread = ["--thread", "t1", "--db", str(db), "--json"]
+    code, out, _ = call(capsys, "run", "multi-search", "--input", '{"input": 1}', *thread)
+    assert code == 1 and db.exists() and json.loads(out)["error"].startswith("ConnectionError")
+    join_works = True
+    code, out, _ = call(capsys, "run", "multi-search", "--resume", *thread)
+    doc = json.loads(out)
+    assert code == 0 and doc["output"] == "A+B"
+    assert sorted(calls) == ["a", "b"]  # each branch ran once, in the first run
+    assert [(b["branch"], b["earlier_run"]) for b in doc["branches"]] == [
+        ("a", True),
+        ("b", True),
+    ]
     code, _, err = call(
         capsys, "run", "multi-search", "--thread", "nope", "--db", str(db), "--resume"
     )
@@ -129,7 +186,11 @@ def test_retry_failed_reruns_only_the_failed_branches_of_a_thread(
     code, out, _ = call(capsys, "run", "morning-briefing", "--retry-failed", *thread)
     again = json.loads(out)
     assert code == 0
-    assert [(b["branch"], b["status"]) for b in again["branches"]] == [("weather", "ok")]
+    assert [(b["branch"], b["status"], b["earlier_run"]) for b in again["branches"]] == [
+        ("weather", "ok", False),
+        ("news", "ok", True),
+        ("calendar", "ok", True),
+    ]
     assert "unavailable" in first["output"] and "unavailable" not in again["output"]
     assert "Atlantis harbour" in again["output"]  # the kept news branch is in the new briefing
     code, _, err = call(capsys, "run", "morning-briefing", "--retry-failed", *thread)
@@ -187,7 +248,7 @@ def test_bad_use_is_one_clear_line_and_exit_status_2(
     assert "Traceback" not in err
 
 
-def test_a_run_that_fails_is_one_line_and_exit_status_1(
+def test_a_run_that_fails_exits_1_and_still_shows_the_branches(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from langgraph_parallel import create_fanout_graph
@@ -199,11 +260,147 @@ def test_a_run_that_fails_is_one_line_and_exit_status_1(
     broken = create_fanout_graph({"only": boom}, lambda s: None, min_successes=1).compile()
     monkeypatch.setattr(Template, "build", lambda self, **options: broken)
     code, out, err = call(capsys, "run", "multi-search", "--input", '{"input": 1}')
-    assert code == 1 and out == ""
+    assert code == 1
+    assert re.search(r"only\s+│ error\s+│", out) and "RuntimeError: the only source is down" in out
     assert err.startswith(
         "langgraph-parallel: run failed: BranchFailuresError: only 0 branch(es) succeeded"
     )
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_failed_join_exits_1_and_shows_the_branches_that_succeeded(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langgraph_parallel import create_fanout_graph
+    from langgraph_parallel.templates import Template
+
+    def join(state: Any) -> Any:
+        raise ValueError("the join cannot read the data")
+
+    branches = {name: (lambda s, n=name: n) for name in ("prices", "news", "filings")}
+    broken = create_fanout_graph(branches, join).compile()
+    monkeypatch.setattr(Template, "build", lambda self, **options: broken)
+    code, out, err = call(capsys, "run", "multi-search", "--input", '{"input": 1}')
+    assert code == 1
+    for name in branches:
+        assert re.search(rf"{name}\s+│ ok\s+│", out), name
+    assert err == "langgraph-parallel: run failed: ValueError: the join cannot read the data\n"
+    code, out, _ = call(capsys, "run", "multi-search", "--input", '{"input": 1}', "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["error"] == "ValueError: the join cannot read the data"
+    assert [b["status"] for b in doc["branches"]] == ["ok", "ok", "ok"]
+
+
+def test_a_run_in_which_no_branch_succeeded_exits_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langgraph_parallel import create_voting_graph
+    from langgraph_parallel.templates import Template
+
+    def voter(state: Any) -> Any:
+        raise ConnectionError("the provider is unreachable")
+
+    dead = create_voting_graph([voter] * 3).compile()
+    monkeypatch.setattr(Template, "build", lambda self, **options: dead)
+    given = ["--input", '{"input": "a review"}']
+    code, out, err = call(capsys, "run", "classify-vote", *given)
+    assert code == 1
+    assert out.count("ConnectionError") == 3  # one row each (the message column may wrap)
+    assert err == (
+        "langgraph-parallel: run failed: no branch succeeded (3 of 3 failed); "
+        "see the errors above\n"
+    )
+    code, out, _ = call(capsys, "run", "classify-vote", *given, "--json")
+    assert code == 1 and json.loads(out)["error"].startswith("no branch succeeded")
+
+
+def test_speedup_is_measured_on_one_clock_and_never_exceeds_the_branches_that_ran(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The span and each branch's time come from the engine, so no branch outlasts the span."""
+    for name in TEMPLATES:
+        code, out, _ = call(capsys, "run", name, "--json")
+        doc = json.loads(out)
+        ran = [b for b in doc["branches"] if not b["earlier_run"]]
+        assert code == 0 and len(ran) >= 2, name
+        span = doc["branch_span_seconds"]
+        assert all(b["elapsed"] <= span + 1e-4 for b in ran), (name, span, ran)  # 4 decimals
+        assert doc["branch_seconds"] == pytest.approx(sum(b["elapsed"] for b in ran), abs=1e-3)
+        if span:
+            assert doc["speedup"] <= len(ran) + 0.01, name
+
+
+def test_progress_times_come_from_the_events_not_from_when_they_arrive() -> None:
+    progress = cli._Progress()
+    for event in (
+        {"event": "start", "branch": "a", "index": 0, "at": 100.0},
+        {"event": "start", "branch": "b", "index": 1, "at": 100.0},
+        {"event": "finish", "branch": "a", "index": 0, "status": "ok", "elapsed": 2.0, "at": 102.0},
+        {"event": "finish", "branch": "b", "index": 1, "status": "ok", "elapsed": 1.0, "at": 101.0},
+    ):
+        progress.update((), {"kind": "branch", **event})
+    assert progress.timing() == (3.0, 2.0)
+
+
+def test_resume_on_a_finished_thread_says_there_is_nothing_to_resume(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    thread = ["--thread", "t1", "--db", str(tmp_path / "threads.sqlite")]
+    code, _, _ = call(capsys, "run", "multi-search", *thread)
+    assert code == 0
+    code, out, err = call(capsys, "run", "multi-search", *thread, "--resume")
+    assert code == 2 and out == ""
+    assert "thread 't1' has finished, so there is nothing to resume" in err
+
+
+def test_every_example_file_runs_and_the_readme_names_only_files_that_exist(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = Path(__file__).parent.parent
+    files = sorted((root / "examples").glob("*.json"))
+    assert [f.stem for f in files] == sorted(TEMPLATES)
+    for path in files:
+        code, out, _ = call(capsys, "run", path.stem, "--input-file", str(path), "--json")
+        doc = json.loads(out)
+        assert code == 0 and doc["input"] == json.loads(path.read_text()), path.name
+        assert all(b["status"] == "ok" for b in doc["branches"]), path.name
+    named = re.findall(r"--input-file (\S+\.json)", (root / "README.md").read_text())
+    assert named, "the README shows --input-file"
+    for name in named:
+        assert (root / name).is_file(), f"the README names {name}, which does not exist"
+
+
+BOUNDS = [
+    ('{"topic": "wind", "sections": 0}', "'sections' should be int, got int 0"),
+    ('{"topic": "wind", "sections": -3}', "greater than or equal to 1"),
+    ('{"topic": "wind", "sections": 100000}', "less than or equal to 20"),
+    ('{"topic": ""}', "'topic' should be str, got str '': String should have at least 1"),
+]
+
+
+@pytest.mark.parametrize(("given", "message"), BOUNDS)
+def test_template_inputs_are_checked_against_their_bounds(
+    capsys: pytest.CaptureFixture[str], given: str, message: str
+) -> None:
+    code, out, err = call(capsys, "run", "report-writer", "--input", given)
+    assert code == 2 and out == "" and message in err
+
+
+def test_report_writer_writes_as_many_sections_as_asked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for count in (1, 5):
+        given = json.dumps({"topic": "Tidal power", "sections": count})
+        code, out, _ = call(capsys, "run", "report-writer", "--input", given, "--json")
+        assert code == 0 and len(json.loads(out)["branches"]) == count
+
+
+def test_list_outputs_are_shown_as_a_table_not_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = call(capsys, "run", "multi-search")
+    assert code == 0
+    header = out.splitlines()[1]
+    assert re.match(r"\s*\w+\s+┃", header) and "url" in header and "score" in header
+    assert '"url":' not in out and "[\n" not in out
 
 
 def test_the_live_view_shows_a_row_per_branch(
@@ -267,3 +464,15 @@ def test_max_concurrency_auto_shows_the_adaptive_limit(
         code, out, _ = call(capsys, *argv)
         assert code == 0
         assert re.search(r"adaptive limit \d+: \d+ in flight, \d+ rejected \(429\)", out)
+
+
+def test_numbers_are_not_coloured_in_pieces(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    code, out, err = call(capsys, "run", "classify-vote")
+    assert code == 0 and "\x1b[" in out  # colour is on: the status column is green
+    for text in (out, err):
+        assert not re.search(r"\d(\x1b\[[0-9;]*m)+[.,]\d|\d[.,](\x1b\[[0-9;]*m)+\d", text)
+    assert re.search(r"\d+\.\d\ds", out)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import difflib
 import threading
 from collections.abc import Mapping, Sequence
+from types import UnionType
 from typing import (
     Annotated,
     Any,
     NotRequired,
     Required,
+    Union,
     get_args,
     get_origin,
 )
@@ -173,6 +175,14 @@ class StateSpec:
 
 
 def _type_name(hint: Any) -> str:
+    """`hint` as Python writes it, without `Annotated` metadata: `list[str]`, not the repr."""
+    if get_origin(hint) is Annotated:
+        return _type_name(get_args(hint)[0])
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, UnionType):
+        return " | ".join("None" if a is type(None) else _type_name(a) for a in args)
+    if origin is not None and args and hasattr(origin, "__name__"):
+        return f"{origin.__name__}[{', '.join(_type_name(a) for a in args)}]"
     return getattr(hint, "__name__", None) or repr(hint).replace("typing.", "")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,87 @@ class Template:
         if not options:
             return module.graph
         return module.build(**options).compile(name=self.name)
+
+    @property
+    def example_file(self) -> str:
+        """Its example input as a file in the checkout, for `--input-file`."""
+        return f"examples/{self.name}.json"
+
+    def inputs(self) -> list[InputKey]:
+        """The keys its input takes, from the graph's input JSON schema (what Studio shows)."""
+        schema = self.build().get_input_jsonschema()
+        required = set(schema.get("required", ()))
+        return [
+            InputKey(
+                name,
+                _type_text(spec),
+                name in required,
+                spec.get("description", ""),
+                _bounds_text(spec),
+                self.example.get(name),
+            )
+            for name, spec in schema.get("properties", {}).items()
+        ]
+
+
+@dataclass(frozen=True)
+class InputKey:
+    """One key of a template's input."""
+
+    name: str
+    type: str
+    """Its type, as Python writes it, e.g. `list[str]`."""
+    required: bool
+    description: str
+    bounds: str
+    """The values it accepts beyond its type, e.g. `1 to 20`; `""` when any."""
+    example: Any
+    """Its value in the template's example input; `None` when the example leaves it out."""
+
+    def summary(self) -> str:
+        """Its type and bounds in a few words, e.g. `int, 1 to 20, required`."""
+        parts = [self.type, self.bounds, "required" if self.required else ""]
+        return ", ".join(p for p in parts if p)
+
+    def example_text(self) -> str:
+        return "" if self.example is None else json.dumps(self.example)
+
+
+_JSON_TYPES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}
+
+
+def _type_text(spec: dict[str, Any]) -> str:
+    kind = spec.get("type")
+    if kind == "array":
+        return f"list[{_type_text(spec.get('items', {}))}]"
+    if kind == "object":
+        return "dict"
+    return _JSON_TYPES.get(str(kind), "any")
+
+
+def _bounds_text(spec: dict[str, Any]) -> str:
+    """What `spec` accepts beyond its type, in words."""
+    parts = []
+    for low, high, unit in (
+        ("minimum", "maximum", ""),
+        ("minLength", "maxLength", " characters"),
+        ("minItems", "maxItems", " items"),
+    ):
+        if low in spec and high in spec:
+            parts.append(f"{spec[low]} to {spec[high]}{unit}")
+        elif low in spec:
+            parts.append(
+                "non-empty"
+                if (spec[low], unit) == (1, " characters")
+                else f"at least {spec[low]}{unit}"
+            )
+        elif high in spec:
+            parts.append(f"at most {spec[high]}{unit}")
+    # A `pattern` is left to the description, which says it in words.
+    items = spec.get("items")
+    if isinstance(items, dict) and (inner := _bounds_text(items)):
+        parts.append(f"each {inner}")
+    return ", ".join(parts)
 
 
 TEMPLATES: dict[str, Template] = {

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, NotRequired
+from typing import Annotated, Any, NotRequired
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
+from pydantic import Field
 from typing_extensions import TypedDict
 
 from langgraph_parallel import VoteOutcome, create_voting_graph
@@ -19,10 +20,17 @@ LABELS = ["positive", "negative", "neutral"]
 class ClassifyInput(TypedDict):
     """The text to label."""
 
-    text: str
-    """What to classify."""
-    labels: NotRequired[list[str]]
-    """The labels to choose from (default positive, negative, neutral)."""
+    text: Annotated[str, Field(min_length=1, max_length=20_000, description="What to classify.")]
+    labels: NotRequired[
+        Annotated[
+            list[Annotated[str, Field(min_length=1)]],
+            Field(
+                min_length=2,
+                max_length=20,
+                description="The labels to choose from (default positive, negative, neutral).",
+            ),
+        ]
+    ]
 
 
 def label_schema(labels: list[str]) -> dict[str, Any]:

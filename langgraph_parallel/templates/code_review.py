@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
@@ -24,10 +24,12 @@ DIMENSIONS = {
 class CodeInput(TypedDict):
     """The code to review."""
 
-    code: str
-    """The source code."""
-    language: NotRequired[str]
-    """Its language, if the reviewers should be told."""
+    code: Annotated[
+        str, Field(min_length=1, max_length=100_000, description="The source code to review.")
+    ]
+    language: NotRequired[
+        Annotated[str, Field(min_length=1, max_length=40, description="Its language, if known.")]
+    ]
 
 
 class Review(BaseModel):

@@ -6,6 +6,9 @@ the request.
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import Field
 from typing_extensions import TypedDict
 
 from langgraph_parallel.graphs import ParallelStateGraph, create_guarded_graph
@@ -19,8 +22,9 @@ BLOCKED_MESSAGE = "This request was declined by the content policy."
 class GuardedInput(TypedDict):
     """The request to answer."""
 
-    request: str
-    """What the user asks for."""
+    request: Annotated[
+        str, Field(min_length=1, max_length=20_000, description="What the user asks for.")
+    ]
 
 
 def build(

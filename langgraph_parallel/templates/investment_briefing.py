@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from typing_extensions import TypedDict
 
 from langgraph_parallel import create_fanout_graph
@@ -20,8 +21,13 @@ Source = Callable[[dict[str, Any]], Awaitable[Any]]
 class InvestmentInput(TypedDict):
     """The company to brief on."""
 
-    ticker: str
-    """Its stock ticker, e.g. ACME."""
+    ticker: Annotated[
+        str,
+        Field(
+            pattern=r"^[A-Za-z][A-Za-z0-9.-]{0,9}$",
+            description="Its stock ticker, 1 to 10 letters, digits, dots or dashes.",
+        ),
+    ]
 
 
 RENDER = {

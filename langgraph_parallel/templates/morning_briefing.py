@@ -8,8 +8,9 @@ simulations with realistic latency (the simulated weather service has no station
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, NotRequired
+from typing import Annotated, Any, NotRequired
 
+from pydantic import Field
 from typing_extensions import TypedDict
 
 from langgraph_parallel import create_fanout_graph
@@ -25,10 +26,10 @@ Source = Callable[[dict[str, Any]], Awaitable[Any]]
 class BriefingInput(TypedDict):
     """What the briefing is for."""
 
-    city: str
-    """The city to brief on."""
-    date: NotRequired[str]
-    """The day, e.g. 2026-11-22."""
+    city: Annotated[str, Field(min_length=1, max_length=100, description="The city to brief on.")]
+    date: NotRequired[
+        Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="The day, as YYYY-MM-DD.")]
+    ]
 
 
 RENDER = {

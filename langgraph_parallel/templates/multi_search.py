@@ -6,8 +6,9 @@ Results are deduplicated by URL, ranked by score, and the best `top_k` kept.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, NotRequired
+from typing import Annotated, Any, NotRequired
 
+from pydantic import Field
 from typing_extensions import TypedDict
 
 from langgraph_parallel import create_orchestrator_graph
@@ -16,16 +17,22 @@ from langgraph_parallel.graphs import ParallelStateGraph
 from langgraph_parallel.nodes import merge_dedupe
 from langgraph_parallel.templates import _simulated
 
+MAX_QUERIES = 50
+"""The most queries one run takes."""
+
 Search = Callable[[str], Awaitable[list[dict[str, Any]]]]
 
 
 class SearchInput(TypedDict):
     """What to search for."""
 
-    queries: list[str]
-    """The queries, each run at once."""
-    top_k: NotRequired[int]
-    """How many results to keep (default 5)."""
+    queries: Annotated[
+        list[Annotated[str, Field(min_length=1)]],
+        Field(min_length=1, max_length=MAX_QUERIES, description="The queries, run at once."),
+    ]
+    top_k: NotRequired[
+        Annotated[int, Field(ge=1, le=100, description="How many results to keep (default 5).")]
+    ]
 
 
 def plan_queries(state: dict[str, Any]) -> list[str]:
@@ -51,7 +58,7 @@ def build(
         ranked,
         state_schema=SearchInput,
         timeout=timeout,
-        max_items=50,
+        max_items=MAX_QUERIES,
         max_concurrency=max_concurrency,
     )
 

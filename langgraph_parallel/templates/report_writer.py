@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NotRequired
+from typing import Annotated, Any, NotRequired
 
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field
@@ -15,14 +15,17 @@ from langgraph_parallel.models import ModelLike, resolve_model
 from langgraph_parallel.nodes import llm_node
 from langgraph_parallel.nodes.llm import prompt_messages
 
+MAX_SECTIONS = 20
+"""The most sections a report may have."""
+
 
 class ReportInput(TypedDict):
     """What to write about."""
 
-    topic: str
-    """The report's subject."""
-    sections: NotRequired[int]
-    """How many sections at most (default 4)."""
+    topic: Annotated[str, Field(min_length=1, max_length=500, description="The report's subject.")]
+    sections: NotRequired[
+        Annotated[int, Field(ge=1, le=MAX_SECTIONS, description="How many sections (default 4).")]
+    ]
 
 
 class Section(BaseModel):
@@ -51,10 +54,10 @@ def assemble(state: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
-def outline_schema(limit: int) -> dict[str, Any]:
-    """The planner's structured output: between 2 (or `limit`) and `limit` sections."""
+def outline_schema(count: int) -> dict[str, Any]:
+    """The planner's structured output: exactly `count` sections."""
     schema = Outline.model_json_schema()
-    schema["properties"]["sections"].update(minItems=min(2, limit), maxItems=limit)
+    schema["properties"]["sections"].update(minItems=count, maxItems=count)
     return schema
 
 
@@ -65,15 +68,15 @@ def build(
     chat = resolve_model(model)
 
     async def plan(state: dict[str, Any], config: RunnableConfig) -> list[dict[str, str]]:
-        limit = max(1, state.get("sections", 4))
-        planner = chat.with_structured_output(outline_schema(limit))
+        count = state.get("sections", 4)
+        planner = chat.with_structured_output(outline_schema(count))
         messages = await prompt_messages(
-            "Plan a report in at most {limit} sections. Give each a title and a focus.",
-            {**state, "limit": limit},
+            "Plan a report on {topic} in exactly {count} sections. Give each a title and a focus.",
+            {**state, "count": count},
             config,
         )
         outline = Outline.model_validate(await planner.ainvoke(messages, config))
-        return [{"topic": state["topic"], **s.model_dump()} for s in outline.sections[:limit]]
+        return [{"topic": state["topic"], **s.model_dump()} for s in outline.sections[:count]]
 
     writer = llm_node(
         "You write one section of a report on {topic}. Section: {title}. Cover: {focus}. "
@@ -87,7 +90,7 @@ def build(
         assemble,
         state_schema=ReportInput,
         timeout=timeout,
-        max_items=20,
+        max_items=MAX_SECTIONS,
         max_concurrency=max_concurrency,
     )
 
