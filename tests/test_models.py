@@ -10,7 +10,7 @@ from typing import Any, Literal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import tool
 from pydantic import BaseModel, Field, TypeAdapter
 
@@ -112,6 +112,7 @@ class TestSimulatedModel:
         assert isinstance(review, Review)
         assert 1 <= review.score <= 10
         assert review.summary.startswith("[simulated]")
+        assert all(finding.startswith("[simulated] ") for finding in review.findings)
 
     def test_structured_output_is_valid_for_json_schemas(self) -> None:
         schema = {
@@ -245,6 +246,30 @@ def test_generated_values_satisfy_their_schema(schema: dict[str, Any], seed: int
     import jsonschema
 
     value = SchemaFiller(schema, random.Random(seed)).fill()
+    jsonschema.validate(value, schema)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    schema=json_schemas | st.just({"type": "string", "minLength": 80, "maxLength": 90}),
+    seed=st.integers(0, 10_000),
+)
+def test_the_simulated_models_readable_values_satisfy_their_schema_too(
+    schema: dict[str, Any], seed: int
+) -> None:
+    import random
+
+    import jsonschema
+
+    from langgraph_parallel.models.simulated import _Filler, _read
+
+    prompt = _read(
+        [
+            SystemMessage("You review code for security only: injection, secrets."),
+            HumanMessage("topic: Tides\ntitle: Safety\ncode: def f(x):\n    return x"),
+        ]
+    )
+    value = _Filler(schema, random.Random(seed), bias=seed % 7, prompt=prompt).fill()
     jsonschema.validate(value, schema)
 
 

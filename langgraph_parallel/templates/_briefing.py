@@ -16,7 +16,11 @@ Render = Callable[[Any], str]
 
 
 def section_lines(state: Mapping[str, Any], renderers: Mapping[str, Render]) -> list[str]:
-    """One line per section in order; a failed section says why instead of vanishing."""
+    """One line per section in order; a failed section says why instead of vanishing.
+
+    Each line says where its data came from (`[simulated]`, `[live]`), once: at its start
+    when the section's own text is labelled, else at its end.
+    """
     records = {r["branch"]: r for r in state.get("results") or ()}
     lines = []
     for name, render in renderers.items():
@@ -29,7 +33,9 @@ def section_lines(state: Mapping[str, Any], renderers: Mapping[str, Render]) -> 
         else:
             value = record["value"]
             source = value.get("source", "live") if isinstance(value, Mapping) else "live"
-            lines.append(f"- {name}: {render(value)} [{source}]")
+            text = render(value)
+            labelled = text.startswith(f"[{source}]")  # its items say it already
+            lines.append(f"- {name}: {text}" if labelled else f"- {name}: {text} [{source}]")
     return lines
 
 

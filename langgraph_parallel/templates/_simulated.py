@@ -1,8 +1,11 @@
 """Offline stand-ins for slow services: deterministic data after a simulated latency.
 
-Every value produced here carries `"source": "simulated"`, so no output passes for real
-data. Each provider is an async function of the template's state (or work item), so a real
-API drops in with the same signature.
+No output passes for real data: every text a value shows (a headline, an event, a forecast's
+summary, a search result's title) starts with `[simulated]`, like the simulated model's
+text. A briefing's sections also carry `"source": "simulated"`, which the briefings print
+after each line (a record of figures alone, a price, has no text to label). Each provider is
+an async function of the template's state (or work item), so a real API drops in with the
+same signature.
 """
 
 from __future__ import annotations
@@ -13,7 +16,15 @@ import random
 from typing import Any
 
 SIMULATED = "simulated"
-"""The `source` of every value produced here."""
+"""The `source` of every briefing section produced here."""
+
+LABEL = "[simulated]"
+"""What every text produced here starts with (the simulated model's `SIMULATED_NOTICE`)."""
+
+
+def labelled(text: str) -> str:
+    """`text`, marked as simulated."""
+    return f"{LABEL} {text}"
 
 
 def rng_for(*key: object) -> random.Random:
@@ -39,7 +50,9 @@ async def weather(state: dict[str, Any]) -> dict[str, Any]:
     rng = rng_for("weather", city, state.get("date", ""))
     return {
         "source": SIMULATED,
-        "summary": rng.choice(["sunny", "overcast", "light rain", "windy", "snow showers"]),
+        "summary": labelled(
+            rng.choice(["sunny", "overcast", "light rain", "windy", "snow showers"])
+        ),
         "high_c": rng.randint(-5, 28),
         "low_c": rng.randint(-12, 10),
     }
@@ -54,7 +67,9 @@ async def news(state: dict[str, Any]) -> dict[str, Any]:
     events = ["approves new cycle lanes", "opens a new wing", "announces delays", "wins award"]
     return {
         "source": SIMULATED,
-        "headlines": [f"{city} {rng.choice(subjects)} {rng.choice(events)}" for _ in range(3)],
+        "headlines": [
+            labelled(f"{city} {rng.choice(subjects)} {rng.choice(events)}") for _ in range(3)
+        ],
     }
 
 
@@ -63,7 +78,10 @@ async def calendar(state: dict[str, Any]) -> dict[str, Any]:
     await pause("calendar", state["city"])
     return {
         "source": SIMULATED,
-        "events": ["09:30 stand-up", "11:00 vendor call", "14:00 design review"],
+        "events": [
+            labelled(event)
+            for event in ("09:30 stand-up", "11:00 vendor call", "14:00 design review")
+        ],
     }
 
 
@@ -92,7 +110,10 @@ async def company_news(state: dict[str, Any]) -> dict[str, Any]:
         "faces regulatory review",
         "names new CFO",
     ]
-    return {"source": SIMULATED, "headlines": [f"{ticker} {h}" for h in rng.sample(items, 2)]}
+    return {
+        "source": SIMULATED,
+        "headlines": [labelled(f"{ticker} {h}") for h in rng.sample(items, 2)],
+    }
 
 
 async def financials(state: dict[str, Any]) -> dict[str, Any]:
@@ -119,16 +140,18 @@ _PAGES = [
 
 
 async def search(query: str) -> list[dict[str, Any]]:
-    """Made-up search results for `query`. Related queries share some URLs, as real ones do."""
+    """Made-up search results for `query`. Related queries share some URLs, as real ones do.
+
+    Each title starts with `[simulated]`; the ranking reads only `url` and `score`.
+    """
     await pause("search", query, low=0.05, high=0.3)
     rng = rng_for("search", query)
     topic = query.split()[0].lower() if query.split() else "topic"
     hits = rng.sample(_PAGES, 4)
     return [
         {
-            "source": SIMULATED,
+            "title": labelled(title.format(q=query)),
             "url": url.format(slug=topic),
-            "title": title.format(q=query),
             "score": round(rng.uniform(0.3, 1.0), 3),
             "query": query,
         }
