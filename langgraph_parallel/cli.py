@@ -57,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     given = run.add_mutually_exclusive_group()
     given.add_argument("--input", help="the input as a JSON object (default: the example)")
     given.add_argument("--input-file", type=Path, help="a file holding the input JSON object")
-    run.add_argument("--model", help="e.g. openai:gpt-4o-mini or simulated (default: see README)")
+    run.add_argument(
+        "--model", help="e.g. openai:gpt-4o-mini or simulated (default: see docs/models.md)"
+    )
     run.add_argument(
         "--max-concurrency",
         type=_max_concurrency,

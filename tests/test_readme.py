@@ -1,7 +1,9 @@
-"""The README's examples run, its diagrams are drawn from them, its commands are the real ones."""
+"""The README and docs/: examples run, diagrams and template pages are drawn from the package,
+links and imports resolve, commands are the real ones, and the README stays short."""
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from pathlib import Path
@@ -14,6 +16,24 @@ sys.path.insert(0, str(ROOT / "tools"))
 import readme  # noqa: E402
 
 TEXT = readme.README.read_text()
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+PAGES = [readme.README, *DOCS]
+TEMPLATES_PAGE = readme.TEMPLATES_PAGE.read_text()
+EXAMPLE_PAGES = [page.name for page in DOCS if readme.python_blocks(page.read_text())]
+PUBLIC_MODULES = [
+    "langgraph_parallel",
+    "langgraph_parallel.errors",
+    "langgraph_parallel.graphs",
+    "langgraph_parallel.models",
+    "langgraph_parallel.nodes",
+    "langgraph_parallel.state",
+    "langgraph_parallel.templates",
+    "langgraph_parallel.testing",
+]
+
+
+def test_the_readme_is_short() -> None:
+    assert len(TEXT.splitlines()) <= 320, "move the detail to a page under docs/"
 
 
 @pytest.mark.parametrize("code", readme.python_blocks(TEXT), ids=lambda c: c.splitlines()[0][:40])
@@ -21,28 +41,176 @@ def test_readme_examples_run(code: str) -> None:
     exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})
 
 
-@pytest.mark.parametrize("page", ["adaptive.md"])
+@pytest.mark.parametrize("page", EXAMPLE_PAGES)
 def test_docs_examples_run(page: str) -> None:
-    text = (ROOT / "docs" / page).read_text()
-    blocks = readme.python_blocks(text)
-    assert blocks, f"docs/{page} has no example"
-    for code in blocks:
+    for code in readme.python_blocks((ROOT / "docs" / page).read_text()):
         exec(compile(code, f"docs/{page}", "exec"), {"__name__": "__docs__"})
 
 
-def test_every_diagram_is_drawn_from_its_graph() -> None:
-    from langgraph_parallel.templates import TEMPLATES
+def test_the_docs_pages_that_teach_an_api_have_examples() -> None:
+    taught = {"adaptive", "failures", "models", "streaming", "templates", "testing"}
+    assert {f"{name}.md" for name in taught} <= set(EXAMPLE_PAGES)
 
-    assert readme.template_diagrams(TEXT) == list(TEMPLATES)
-    assert TEXT.count("```mermaid") == 3 + len(TEMPLATES)  # one per pattern, one per template
+
+def test_every_diagram_is_drawn_from_its_graph() -> None:
+    assert TEXT.count("```mermaid") == 3  # one per pattern
     assert readme.render(TEXT) == TEXT, "run `python tools/readme.py` to redraw the diagrams"
 
 
-def test_every_template_is_in_the_readme_table() -> None:
+@functools.cache
+def _fresh_templates_page() -> str:
+    return readme.render(TEMPLATES_PAGE, "docs/templates.md")
+
+
+def test_the_templates_page_shows_every_template_as_its_graph_and_schema_say() -> None:
     from langgraph_parallel.templates import TEMPLATES
 
-    table = TEXT.split("## Templates", 1)[1].split("```bash", 1)[0]
-    assert [m for m in re.findall(r"^\| `([\w-]+)` \|", table, re.M)] == list(TEMPLATES)
+    assert readme.template_sections(TEMPLATES_PAGE) == list(TEMPLATES)
+    assert re.findall(r"^## ([\w-]+)$", TEMPLATES_PAGE, re.M) == list(TEMPLATES)
+    assert TEMPLATES_PAGE.count("```mermaid") == len(TEMPLATES)
+    assert TEMPLATES_PAGE.count("<!-- sample -->") == len(TEMPLATES)
+    # Diagrams, inputs and commands; the sample outputs, which a model writes, aside.
+    assert readme.mask_samples(_fresh_templates_page()) == readme.mask_samples(TEMPLATES_PAGE), (
+        "run `python tools/readme.py` to regenerate docs/templates.md"
+    )
+
+
+def test_the_templates_page_shows_the_output_the_templates_give_now() -> None:
+    assert _fresh_templates_page() == TEMPLATES_PAGE, (
+        "the templates' offline output changed: run `python tools/readme.py`"
+    )
+
+
+def test_the_sample_outputs_are_masked_and_only_they() -> None:
+    masked = readme.mask_samples(TEMPLATES_PAGE)
+    assert "[simulated]" not in masked.split("<!-- template:", 1)[1]
+    assert masked.count(readme.MASK) == TEMPLATES_PAGE.count("<!-- sample -->")
+    assert readme.mask_samples(masked) == masked
+
+
+FENCE = re.compile(r"^(```|~~~~)[^\n]*\n.*?^\1[ \t]*$", re.M | re.S)
+SPAN = re.compile(r"`([^`\n]+)`")
+LINK = re.compile(r"!?\[[^\]]*\]\(([^()\s]+)\)")
+
+
+def _prose(text: str) -> str:
+    """A page without its fenced code blocks."""
+    return FENCE.sub("", text)
+
+
+def slugs(text: str) -> set[str]:
+    """The anchors GitHub gives a page's headings."""
+    seen: dict[str, int] = {}
+    anchors = set()
+    for heading in re.findall(r"^#{1,6} +(.+?) *#*$", _prose(text), re.M):
+        heading = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link: its text
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        anchors.add(slug if count == 0 else f"{slug}-{count}")
+    return anchors
+
+
+def test_slugs_are_githubs() -> None:
+    page = "# A\n## Sectioning: `create_fanout_graph`\n```\n# not a heading\n```\n## A\n"
+    assert slugs(page) == {"a", "sectioning-create_fanout_graph", "a-1"}
+
+
+def _links(page: Path) -> list[tuple[str, Path, str]]:
+    """Each relative link of a page: as written, the file it names, and its anchor."""
+    found = []
+    for target in LINK.findall(SPAN.sub("", _prose(page.read_text()))):
+        if re.match(r"[a-z]+:", target):
+            continue  # https:, mailto:
+        path, _, anchor = target.partition("#")
+        found.append((target, (page.parent / path).resolve() if path else page, anchor))
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_relative_link_points_to_a_file_and_heading_that_exist(page: Path) -> None:
+    broken = []
+    for target, path, anchor in _links(page):
+        if not path.is_file():
+            broken.append(f"{target}: no such file")
+        elif anchor and anchor not in slugs(path.read_text()):
+            broken.append(f"{target}: no heading #{anchor} in {path.name}")
+    assert not broken, f"{page.name}: {broken}"
+
+
+def test_every_docs_page_is_linked_from_the_readme() -> None:
+    linked = {path for _, path, _ in _links(readme.README)}
+    assert [p.name for p in DOCS if p.resolve() not in linked] == []
+
+
+def _public_names() -> dict[str, set[str]]:
+    """Each public name of the package: the modules that export it."""
+    import importlib
+
+    where: dict[str, set[str]] = {}
+    for name in PUBLIC_MODULES:
+        module = importlib.import_module(name)
+        exported = getattr(module, "__all__", None) or [
+            key
+            for key, value in vars(module).items()
+            if not key.startswith("_") and getattr(value, "__module__", None) == name
+        ]
+        for key in exported:
+            where.setdefault(key, set()).add(name)
+    return where
+
+
+IMPORT = re.compile(r"from (langgraph_parallel[\w.]*) import (\([^)]*\)|[^\n`]+)")
+
+
+def _imports(text: str) -> list[tuple[str, str]]:
+    """Every `from langgraph_parallel... import ...` of a page, as (module, name) pairs."""
+    pairs = []
+    for module, names in IMPORT.findall(text):
+        names = re.sub(r"#[^\n]*", "", names).strip("() \n")
+        for name in names.split(","):
+            if name.strip():
+                pairs.append((module, name.split(" as ")[0].strip()))
+    return pairs
+
+
+def _importable(module: str, name: str) -> bool:
+    import importlib
+
+    try:
+        return hasattr(importlib.import_module(module), name) or bool(
+            importlib.import_module(f"{module}.{name}")
+        )
+    except ImportError:
+        return False
+
+
+def test_every_import_the_docs_show_works() -> None:
+    wrong = [
+        f"{page.name}: from {module} import {name}"
+        for page in PAGES
+        for module, name in _imports(page.read_text())
+        if any(part.startswith("_") for part in module.split(".")) or not _importable(module, name)
+    ]
+    assert not wrong, f"not importable from a public module: {wrong}"
+
+
+def test_every_public_name_the_docs_mention_has_its_import_shown() -> None:
+    public = _public_names()
+    shown = {name for page in PAGES for _, name in _imports(page.read_text())}
+    mentioned: dict[str, str] = {}
+    for page in PAGES:
+        for span in SPAN.findall(_prose(page.read_text())):
+            for word in re.findall(r"[A-Za-z_]\w*", span):
+                if word in public:
+                    mentioned.setdefault(word, page.name)
+    assert len(mentioned) > 40
+    missing = {
+        f"{name} ({page}; exported by {', '.join(sorted(public[name]))})"
+        for name, page in mentioned.items()
+        if name not in shown
+    }
+    assert not missing, f"show where to import these from: {sorted(missing)}"
 
 
 def test_quick_start_is_two_make_commands_and_ci_runs_the_test_one() -> None:

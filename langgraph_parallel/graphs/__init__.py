@@ -1,6 +1,6 @@
 """Graph factories: sectioning fan-out, orchestrator-worker, voting and guarded generation."""
 
-from langgraph_parallel._options import ExecutorLike, OnError, ParallelOptions
+from langgraph_parallel._options import ExecutorLike, MaxConcurrency, OnError, ParallelOptions
 from langgraph_parallel.graphs._graph import ParallelStateGraph
 from langgraph_parallel.graphs.fanout import Branch, create_fanout_graph
 from langgraph_parallel.graphs.guarded import create_guarded_graph
@@ -11,6 +11,7 @@ from langgraph_parallel.graphs.voting import create_voting_graph
 __all__ = [
     "Branch",
     "ExecutorLike",
+    "MaxConcurrency",
     "OnError",
     "ParallelOptions",
     "ParallelStateGraph",

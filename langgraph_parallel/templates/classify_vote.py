@@ -10,8 +10,7 @@ from pydantic import Field
 from typing_extensions import TypedDict
 
 from langgraph_parallel import VoteOutcome, create_voting_graph
-from langgraph_parallel._options import MaxConcurrency
-from langgraph_parallel.graphs import ParallelStateGraph
+from langgraph_parallel.graphs import MaxConcurrency, ParallelStateGraph
 from langgraph_parallel.models import ModelLike, resolve_model
 
 LABELS = ["positive", "negative", "neutral"]

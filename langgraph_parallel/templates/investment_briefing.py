@@ -9,8 +9,7 @@ from pydantic import Field
 from typing_extensions import TypedDict
 
 from langgraph_parallel import create_fanout_graph
-from langgraph_parallel._options import MaxConcurrency
-from langgraph_parallel.graphs import ParallelStateGraph
+from langgraph_parallel.graphs import MaxConcurrency, ParallelStateGraph
 from langgraph_parallel.models import ModelLike
 from langgraph_parallel.templates import _simulated
 from langgraph_parallel.templates._briefing import briefing_writer, join

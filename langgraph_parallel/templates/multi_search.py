@@ -12,8 +12,7 @@ from pydantic import Field
 from typing_extensions import TypedDict
 
 from langgraph_parallel import create_orchestrator_graph
-from langgraph_parallel._options import MaxConcurrency
-from langgraph_parallel.graphs import ParallelStateGraph
+from langgraph_parallel.graphs import MaxConcurrency, ParallelStateGraph
 from langgraph_parallel.nodes import merge_dedupe
 from langgraph_parallel.templates import _simulated
 

@@ -9,8 +9,7 @@ from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from langgraph_parallel import create_orchestrator_graph
-from langgraph_parallel._options import MaxConcurrency
-from langgraph_parallel.graphs import ParallelStateGraph
+from langgraph_parallel.graphs import MaxConcurrency, ParallelStateGraph
 from langgraph_parallel.models import ModelLike, resolve_model
 from langgraph_parallel.nodes import llm_node
 from langgraph_parallel.nodes.llm import prompt_messages
