@@ -146,6 +146,7 @@ def order(measured: realistic.Measured) -> str:
 LABELS = {
     "floor": "floor (`asyncio.gather`)",
     "package": "langgraph-parallel",
+    "package-frozen": "langgraph-parallel, `gc.freeze()` after imports (opt-in)",
     "hand": "hand-written `Send` (LangGraph docs)",
     "runnable": "langgraph-parallel, Runnable worker",
     "llm-floor": "floor: `model.ainvoke` gathered",
@@ -188,7 +189,8 @@ def orchestrator(
     results: dict[int, dict[str, realistic.Measured]] = {}
     hand_failed = False
     for n in sizes:
-        variants = ["floor", "package"] + ([] if hand_failed else ["hand"])
+        variants = ["floor", "package"] + (["package-frozen"] if n >= 10_000 else [])
+        variants += [] if hand_failed else ["hand"]
         measured = realistic.measure("none", n, variants, rounds)
         hand_failed = hand_failed or ("hand" in measured and not measured["hand"].finished())
         results[n] = measured

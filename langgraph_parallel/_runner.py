@@ -32,10 +32,11 @@ from langgraph_parallel._options import RunOptions, retry_delay
 from langgraph_parallel._redact import redact
 from langgraph_parallel._scope import RunScope, StopReason
 from langgraph_parallel._telemetry import (
-    _event,
     _unit_record,
     _unit_scope,
     context_config,
+    end_event,
+    start_event,
     unit_config,
     with_usage_collector,
 )
@@ -313,7 +314,7 @@ class _Runner:
         if self.writer is not None:
             first = record["attempts"] == 1 and "rate_limited" not in record
             kind: BranchEventKind = "start" if first else "retry"
-            self.writer(_event(kind, self.branch, record["index"], attempt=record["attempts"]))
+            self.writer(start_event(kind, self.branch, record["index"], record["attempts"]))
 
     def _succeeded(self, record: dict[str, Any], result: Any, started: float) -> BranchResult:
         elapsed = time.perf_counter() - started
@@ -361,22 +362,8 @@ class _Runner:
         for a chunk, when the chunk's slowest item is done).
         """
         if self.writer is not None:
-            extra: dict[str, Any] = {}
-            if isinstance(self.limit, AdaptiveLimit):
-                extra["limit"] = self.limit.state()
-            self.writer(
-                _event(
-                    kind,
-                    self.branch,
-                    record["index"],
-                    status=record["status"],
-                    error=record["error"],
-                    elapsed=record["elapsed"],
-                    attempts=record["attempts"],
-                    record=record,
-                    **extra,
-                )
-            )
+            limit = self.limit.state() if isinstance(self.limit, AdaptiveLimit) else None
+            self.writer(end_event(kind, record, limit))
 
 
 _Tokens = tuple[contextvars.Token[Any], contextvars.Token[Any], contextvars.Token[Any] | None]

@@ -6,7 +6,7 @@ import contextvars
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
 from langchain_core.messages import AIMessage
@@ -17,8 +17,9 @@ from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.config import get_stream_writer
 from langgraph.types import StreamWriter
 
+from langgraph_parallel._limits import LimitState
 from langgraph_parallel._scope import RunScope
-from langgraph_parallel.state.records import BranchEvent, BranchEventKind
+from langgraph_parallel.state.records import BranchEvent, BranchEventKind, BranchResult
 
 _usage_lock = threading.Lock()  # one lock for all units: usage arrives rarely, units are many
 _unit_record: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
@@ -126,10 +127,42 @@ def stream_writer() -> StreamWriter | None:
         return None
 
 
-def _event(kind: BranchEventKind, branch: str, index: int, **fields: Any) -> BranchEvent:
-    """A progress event (see `BranchEvent`), stamped with the time it is written."""
-    event = {"kind": "branch", "event": kind, "branch": branch, "index": index, "at": time.time()}
-    return cast(BranchEvent, event | fields)
+def _event(kind: BranchEventKind, branch: str, index: int) -> BranchEvent:
+    """A progress event (see `BranchEvent`) with no fields beyond the common ones."""
+    return {"kind": "branch", "event": kind, "branch": branch, "index": index, "at": time.time()}
+
+
+def start_event(kind: BranchEventKind, branch: str, index: int, attempt: int) -> BranchEvent:
+    """A `start` or `retry` event: one dict literal, as it is written once per attempt."""
+    return {
+        "kind": "branch",
+        "event": kind,
+        "branch": branch,
+        "index": index,
+        "at": time.time(),
+        "attempt": attempt,
+    }
+
+
+def end_event(
+    kind: BranchEventKind, record: BranchResult, limit: LimitState | None = None
+) -> BranchEvent:
+    """A `finish` or `error` event carrying the unit's record (and an adaptive limit's state)."""
+    event: BranchEvent = {
+        "kind": "branch",
+        "event": kind,
+        "branch": record["branch"],
+        "index": record["index"],
+        "at": time.time(),
+        "status": record["status"],
+        "error": record["error"],
+        "elapsed": record["elapsed"],
+        "attempts": record["attempts"],
+        "record": record,
+    }
+    if limit is not None:
+        event["limit"] = limit
+    return event
 
 
 def usage_total(records: Sequence[Mapping[str, Any]]) -> UsageMetadata | None:
