@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import difflib
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -93,11 +94,12 @@ class _RunHelp(argparse.Action):
         values: Any,
         option_string: str | None = None,
     ) -> None:
-        parser.print_help()
         name = getattr(namespace, "template", None)
-        if name is not None:
+        template = None if name is None else _template(name)  # an unknown name: status 2
+        parser.print_help()
+        if template is not None:
             print()
-            print(_input_help(_template(name)))
+            print(_input_help(template))
         parser.exit()
 
 
@@ -172,8 +174,19 @@ def _input(args: argparse.Namespace, template: Template) -> dict[str, Any] | Non
     except json.JSONDecodeError as exc:
         raise UsageError(f"{source} is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise UsageError(f"{source} must be a JSON object, got {type(value).__name__}")
+        raise UsageError(f"{source} must be a JSON object, got {_json_kind(value)}")
     return value
+
+
+def _json_kind(value: Any) -> str:
+    """What JSON calls the type of a parsed value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return {str: "a string", list: "an array"}.get(type(value), type(value).__name__)
 
 
 @dataclass
@@ -363,11 +376,26 @@ def _cell(value: Any) -> str:
 async def _continuation(
     args: argparse.Namespace, graph: Any, config: dict[str, Any], value: Any
 ) -> Any:
-    """What to run on the thread: the input, `None` to resume, or a retry command."""
+    """What to run on the thread: the input, `None` to resume, or a retry command.
+
+    A thread holds one template's run: a new input on it would mix with the earlier run's
+    keys and records (LangGraph keeps a thread's state), so that is refused.
+    """
+    snapshot = await graph.aget_state(config)
+    owner = (snapshot.metadata or {}).get("lgp_template") if snapshot.values else None
+    if owner is not None and owner != args.template:
+        raise UsageError(
+            f"thread {args.thread!r} holds a run of {owner}, not {args.template}; "
+            "give another --thread id"
+        )
     if not (args.resume or args.retry_failed):
+        if snapshot.values:
+            raise UsageError(
+                f"thread {args.thread!r} already holds a run; continue it with --resume or "
+                "--retry-failed, or give a new --thread id to start afresh"
+            )
         return value
     flag = "--resume" if args.resume else "--retry-failed"
-    snapshot = await graph.aget_state(config)
     if not snapshot.values:
         raise UsageError(f"{flag}: no thread {args.thread!r} in {args.db}")
     if args.resume:
@@ -416,15 +444,24 @@ async def _run(args: argparse.Namespace) -> int:
     config: dict[str, Any] = {}
     if args.thread:
         config["configurable"] = {"thread_id": args.thread}
+        config["metadata"] = {"lgp_template": template.name}  # kept in each checkpoint
     started = time.perf_counter()
     graph = template.build(**options)
     if value is not None:
-        known = graph.get_input_jsonschema().get("properties", {})
+        schema = graph.get_input_jsonschema()
+        known = schema.get("properties", {})
         unknown = sorted(set(value) - set(known))
         if unknown:
             raise UsageError(
                 f"input does not fit {template.name}: unknown key(s) "
                 f"{', '.join(map(repr, unknown))}; it takes: {', '.join(known)}"
+            )
+        missing = [key for key in schema.get("required", ()) if key not in value]
+        if missing:
+            raise UsageError(
+                f"input does not fit {template.name}: missing key(s) "
+                f"{', '.join(map(repr, missing))}; e.g. --input '{json.dumps(template.example)}' "
+                f"(see run {template.name} --help)"
             )
     run_with: Any = value
     failure: Exception | None = None
@@ -460,7 +497,7 @@ async def _run(args: argparse.Namespace) -> int:
     busy, span = progress.timing()
     usage = final.get("usage")
     output = None if failure else final.get("output")
-    problem = _problem(failure, progress)
+    problem = _problem(failure, progress, "see `branches`" if args.json else "see the table")
     if args.json:
         document = {
             "template": template.name,
@@ -473,7 +510,7 @@ async def _run(args: argparse.Namespace) -> int:
                     "branch": r.branch,
                     "index": r.index,
                     "status": r.status,
-                    "elapsed": r.elapsed,
+                    "elapsed": None if r.elapsed is None else round(r.elapsed, 4),
                     "retries": r.retries,
                     "error": r.error or None,
                     "earlier_run": r.earlier,
@@ -490,7 +527,7 @@ async def _run(args: argparse.Namespace) -> int:
         }
         print(json.dumps(document, indent=2, default=_jsonable))
         return 1 if problem else 0
-    out.print(f"[bold]{template.name}[/] ({template.pattern})")
+    out.print(f"[bold]{template.name}[/]: {template.pattern}")
     if failure is None:  # the join ran: its output, even when no branch succeeded
         out.print(_render(output))
     out.print()
@@ -499,8 +536,8 @@ async def _run(args: argparse.Namespace) -> int:
     ran = sum(1 for r in rows if r.ended is not None and not r.earlier)
     if span >= 0.01 and ran > 1:  # a shorter span is too small to say anything
         out.print(
-            f"branches: {busy:.2f}s of work done in {span:.2f}s, {busy / span:.1f}x from "
-            f"running {ran} at once; whole run {wall:.2f}s"
+            f"{ran} branches: {busy:.2f}s of work done in {span:.2f}s, {busy / span:.1f}x from "
+            f"running them at once; whole run {wall:.2f}s"
         )
     if usage:
         out.print(
@@ -514,26 +551,39 @@ async def _run(args: argparse.Namespace) -> int:
         )
     if template.offline_sources:
         out.print(r"[yellow]note:[/] data sources are offline simulations (marked \[simulated]).")
+    failed = [r for r in rows if r.status != "ok" and not r.earlier]
+    if failed and not problem and not args.json:
+        again = (
+            f"--thread {args.thread} --retry-failed"
+            if args.thread
+            else "--thread ID, then --thread ID --retry-failed,"
+        )
+        out.print(
+            f"[yellow]note:[/] {len(failed)} branch(es) did not succeed; run with {again} "
+            "to re-run only those"
+        )
     if problem:
         print(f"langgraph-parallel: run failed: {problem}", file=sys.stderr)
         return 1
     return 0
 
 
-def _problem(failure: Exception | None, progress: _Progress) -> str | None:
+def _problem(failure: Exception | None, progress: _Progress, where: str) -> str | None:
     """Why the run counts as failed, in one line: its exception, or no branch succeeded."""
     if failure is not None:
         return redact(f"{type(failure).__name__}: {failure}")
     if not progress.succeeded():
         failed = len(progress.rows)
-        return f"no branch succeeded ({failed} of {failed} failed); see the errors above"
+        return f"no branch succeeded ({failed} of {failed} failed); {where} for their errors"
     return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    thread: str | None = None
     try:
         args = _parser().parse_args(argv)
+        thread = getattr(args, "thread", None)
         if args.command == "list":
             _list()
             return 0
@@ -545,8 +595,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"langgraph-parallel: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("langgraph-parallel: interrupted", file=sys.stderr)
+        hint = f"; continue it with --thread {thread} --resume" if thread else ""
+        print(f"langgraph-parallel: interrupted{hint}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 0
     except Exception as exc:  # the run itself failed: say what, without a traceback
         message = redact(f"{type(exc).__name__}: {exc}")
         print(f"langgraph-parallel: run failed: {message}", file=sys.stderr)

@@ -72,12 +72,13 @@ def test_run_shows_the_result_timings_speedup_usage_and_the_simulated_note(
 ) -> None:
     code, out, _ = call(capsys, "run", "code-review")
     assert code == 0
-    assert out.startswith("code-review (sectioning)")
+    assert out.startswith("code-review: sectioning")
     assert "from 4 of 4 reviewers" in out
     for row in ("security", "performance", "style", "documentation"):
         assert re.search(rf"{row}\s+│ ok\s+│\s+\d+\.\d\ds │\s+0 │", out), row
     assert re.search(
-        r"branches: \d+\.\d\ds of work done in \d+\.\d\ds, \d\.\dx from running 4 at once", out
+        r"4 branches: \d+\.\d\ds of work done in \d+\.\d\ds, \d\.\dx from running them at once",
+        out,
     )
     assert re.search(r"tokens: [\d,]+ \([\d,]+ in, [\d,]+ out\)", out)
     assert "offline simulated model (marked [simulated])" in out
@@ -203,7 +204,7 @@ BAD_USE = [
         "unknown template 'morning-brief'; did you mean 'morning-briefing'?",
     ),
     (["run", "code-review", "--input", "{not json"], "--input is not valid JSON"),
-    (["run", "code-review", "--input", "[1, 2]"], "--input must be a JSON object, got list"),
+    (["run", "code-review", "--input", "[1, 2]"], "--input must be a JSON object, got an array"),
     (["run", "code-review", "--input-file", "/no/such/file.json"], "--input-file: no such file"),
     (
         ["run", "code-review", "--input", '{"source": "x"}'],
@@ -308,10 +309,11 @@ def test_a_run_in_which_no_branch_succeeded_exits_1(
     assert out.count("ConnectionError") == 3  # one row each (the message column may wrap)
     assert err == (
         "langgraph-parallel: run failed: no branch succeeded (3 of 3 failed); "
-        "see the errors above\n"
+        "see the table for their errors\n"
     )
     code, out, _ = call(capsys, "run", "classify-vote", *given, "--json")
-    assert code == 1 and json.loads(out)["error"].startswith("no branch succeeded")
+    assert code == 1
+    assert json.loads(out)["error"].endswith("3 of 3 failed); see `branches` for their errors")
 
 
 def test_speedup_is_measured_on_one_clock_and_never_exceeds_the_branches_that_ran(
@@ -371,10 +373,12 @@ def test_every_example_file_runs_and_the_readme_names_only_files_that_exist(
 
 
 BOUNDS = [
-    ('{"topic": "wind", "sections": 0}', "'sections' should be int, got int 0"),
+    ('{"topic": "wind", "sections": 0}', "'sections' is 0, out of bounds: it should be greater"),
     ('{"topic": "wind", "sections": -3}', "greater than or equal to 1"),
     ('{"topic": "wind", "sections": 100000}', "less than or equal to 20"),
-    ('{"topic": ""}', "'topic' should be str, got str '': String should have at least 1"),
+    ('{"topic": ""}', "'topic' is '', out of bounds: it should have at least 1 character"),
+    ('{"topic": 5}', "'topic' should be str, got int 5: input should be a valid string"),
+    ('{"sections": 3}', "missing key(s) 'topic'; e.g. --input '{\"topic\": "),
 ]
 
 
@@ -476,3 +480,33 @@ def test_numbers_are_not_coloured_in_pieces(
     for text in (out, err):
         assert not re.search(r"\d(\x1b\[[0-9;]*m)+[.,]\d|\d[.,](\x1b\[[0-9;]*m)+\d", text)
     assert re.search(r"\d+\.\d\ds", out)
+
+
+def test_a_thread_holds_one_run_and_a_new_input_on_it_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A new input on a used thread would mix with the earlier run's keys and records."""
+    thread = ["--thread", "t1", "--db", str(tmp_path / "threads.sqlite")]
+    code, _, _ = call(capsys, "run", "morning-briefing", *thread)
+    assert code == 0
+    code, out, err = call(
+        capsys, "run", "morning-briefing", *thread, "--input", '{"city": "Bergen"}'
+    )
+    assert code == 2 and out == ""
+    assert "thread 't1' already holds a run; continue it with --resume or --retry-failed" in err
+    code, _, err = call(capsys, "run", "multi-search", *thread, "--resume")
+    assert code == 2 and "thread 't1' holds a run of morning-briefing, not multi-search" in err
+
+
+def test_a_partly_failed_run_says_how_to_rerun_only_the_failures(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    city = ["--input", '{"city": "Atlantis"}']
+    code, out, _ = call(capsys, "run", "morning-briefing", *city)
+    assert code == 0
+    assert (
+        "1 branch(es) did not succeed; run with --thread ID, then --thread ID --retry-failed" in out
+    )
+    thread = ["--thread", "t9", "--db", str(tmp_path / "threads.sqlite")]
+    code, out, _ = call(capsys, "run", "morning-briefing", *city, *thread)
+    assert code == 0 and "run with --thread t9 --retry-failed to re-run only those" in out

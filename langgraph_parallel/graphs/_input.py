@@ -167,11 +167,25 @@ class StateSpec:
                     adapter.validate_python(state[key])
                 except ValidationError as exc:
                     raise InvalidInputError(
-                        f"input key {key!r} should be {_type_name(self._hints[key])}, got "
-                        f"{type(state[key]).__name__} {state[key]!r:.60}: "
-                        f"{exc.errors()[0]['msg']}"
+                        _misfit(key, self._hints[key], state[key], exc)
                     ) from None
         return {k: state[k] for k in self.input_keys if k in state}
+
+
+def _misfit(key: str, hint: Any, value: Any, exc: ValidationError) -> str:
+    """Why `value` does not fit `hint`: its type, or (the type right) the bound it breaks."""
+    error = exc.errors()[0]
+    shown = repr(value) if len(repr(value)) <= 60 else f"{repr(value)[:57]}..."
+    wanted = _type_name(hint)
+    if str(error["type"]).endswith("_type") or error["loc"]:  # a wrong type, or inside one
+        where = "".join(f"[{part!r}]" for part in error["loc"])
+        return (
+            f"input key {key!r} should be {wanted}, got {type(value).__name__} {shown}"
+            f"{f': at {where}, ' if where else ': '}{error['msg'][0].lower()}{error['msg'][1:]}"
+        )
+    message = str(error["msg"])  # e.g. "String should have at least 1 character"
+    bound = "should" + message.split("should", 1)[1] if "should" in message else message
+    return f"input key {key!r} is {shown}, out of bounds: it {bound} ({wanted})"
 
 
 def _type_name(hint: Any) -> str:
