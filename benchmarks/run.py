@@ -1,10 +1,12 @@
 """`make bench`: every scenario side by side, written to docs/benchmarks.md and a plot.
 
 For each scenario: the floor (the same work with plain asyncio or concurrent.futures), the
-hand-written LangGraph equivalent, sequential, and this package. Each figure is the median
-of 5 rounds; a round runs every variant once, in turn, each from a collected heap
-(`gc.collect()` first), so all variants see the same machine noise. Ratios are to the floor
-of the same run. Benchmarks are not tests: nothing here fails a build.
+hand-written LangGraph equivalent, and this package. Each figure is the median of 5 rounds;
+a round runs every variant once, in turn, so all variants see the same machine noise. The
+realistic cases (orchestrator, workers, checkpointers, static fan-out, memory) run each
+measurement in a fresh process (`realistic.py`); the others run here, each variant from a
+collected heap (`gc.collect()` first). Ratios are to the floor of the same round.
+Benchmarks are not tests: nothing here fails a build.
 
     python benchmarks/run.py [--quick]
 """
@@ -50,7 +52,6 @@ from langgraph_parallel._bridge import process_pool  # noqa: E402
 from langgraph_parallel.nodes import Hedge, hedged  # noqa: E402
 
 ROUNDS = 5
-L = 0.1  # seconds each async unit of work sleeps
 
 
 @dataclass
@@ -89,11 +90,6 @@ async def rounds(
             await run()
             times[name].append(time.perf_counter() - started)
     return {name: median(values) for name, values in times.items()}
-
-
-async def sleep_work(item: Any) -> Any:
-    await asyncio.sleep(L)
-    return item
 
 
 def fmt(seconds: float) -> str:

@@ -225,6 +225,11 @@ def _max_concurrency(text: str) -> int | str:
     return value
 
 
+def _error_text(error: dict[str, str] | None) -> str:
+    """A record's error in one line (`Type: message`); `""` for none."""
+    return f"{error['type']}: {error['message']}" if error else ""
+
+
 class _Progress:
     """Branch rows, updated from the graph's `branch` events."""
 
@@ -246,8 +251,7 @@ class _Progress:
             row.status = event.get("status", "ok" if kind == "finish" else "error")
             row.elapsed = event.get("elapsed") or 0.0
             row.ended, row.started = at, at - row.elapsed
-            if event.get("error"):
-                row.error = f"{event['error']['type']}: {event['error']['message']}"
+            row.error = _error_text(event.get("error"))
 
     def add_earlier(self, records: Sequence[dict[str, Any]]) -> None:
         """Rows for the records of the final state that sent no event in this run."""
@@ -257,9 +261,12 @@ class _Progress:
                 continue
             row = _Row(record["branch"], record["index"], record["status"], earlier=True)
             row.elapsed, row.retries = record["elapsed"], record["attempts"] - 1
-            if record.get("error"):
-                row.error = f"{record['error']['type']}: {record['error']['message']}"
+            row.error = _error_text(record.get("error"))
             self.rows[((), record["branch"], record["index"])] = row
+
+    def ran(self) -> list[_Row]:
+        """The rows of the branches that ended in this run (not in an earlier one)."""
+        return [r for r in self.rows.values() if r.ended is not None and not r.earlier]
 
     def timing(self) -> tuple[float, float]:
         """The work summed over the branches that ran in this run, and its span.
@@ -267,7 +274,7 @@ class _Progress:
         Both come from the engine's clock, so work / span never exceeds the branches
         that ran: each branch's time lies inside the span.
         """
-        ran = [r for r in self.rows.values() if r.ended is not None and not r.earlier]
+        ran = self.ran()
         if not ran:
             return 0.0, 0.0
         span = max(r.ended or 0.0 for r in ran) - min(r.started for r in ran)
@@ -535,7 +542,7 @@ async def _run(args: argparse.Namespace) -> int:
     out.print()
     if rows:
         out.print(progress.table())
-    ran = sum(1 for r in rows if r.ended is not None and not r.earlier)
+    ran = len(progress.ran())
     if span >= 0.01 and ran > 1:  # a shorter span is too small to say anything
         out.print(
             f"{ran} branches: {busy:.2f}s of work done in {span:.2f}s, {busy / span:.1f}x from "
@@ -553,7 +560,7 @@ async def _run(args: argparse.Namespace) -> int:
         )
     if template.offline_sources:
         out.print(r"[yellow]note:[/] data sources are offline simulations (marked \[simulated]).")
-    failed = [r for r in rows if r.status != "ok" and not r.earlier]
+    failed = [r for r in progress.ran() if r.status != "ok"]
     if failed and not problem and not args.json:
         again = (
             f"--thread {args.thread} --retry-failed"

@@ -344,17 +344,6 @@ def test_progress_times_come_from_the_events_not_from_when_they_arrive() -> None
     assert progress.timing() == (3.0, 2.0)
 
 
-def test_resume_on_a_finished_thread_says_there_is_nothing_to_resume(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    thread = ["--thread", "t1", "--db", str(tmp_path / "threads.sqlite")]
-    code, _, _ = call(capsys, "run", "multi-search", *thread)
-    assert code == 0
-    code, out, err = call(capsys, "run", "multi-search", *thread, "--resume")
-    assert code == 2 and out == ""
-    assert "thread 't1' has finished, so there is nothing to resume" in err
-
-
 def test_every_example_file_runs_and_the_readme_names_only_files_that_exist(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -482,13 +471,16 @@ def test_numbers_are_not_coloured_in_pieces(
     assert re.search(r"\d+\.\d\ds", out)
 
 
-def test_a_thread_holds_one_run_and_a_new_input_on_it_is_refused(
+def test_a_finished_thread_has_nothing_to_resume_and_refuses_a_new_input(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """A new input on a used thread would mix with the earlier run's keys and records."""
     thread = ["--thread", "t1", "--db", str(tmp_path / "threads.sqlite")]
     code, _, _ = call(capsys, "run", "morning-briefing", *thread)
     assert code == 0
+    code, out, err = call(capsys, "run", "morning-briefing", *thread, "--resume")
+    assert code == 2 and out == ""
+    assert "thread 't1' has finished, so there is nothing to resume" in err
     code, out, err = call(
         capsys, "run", "morning-briefing", *thread, "--input", '{"city": "Bergen"}'
     )

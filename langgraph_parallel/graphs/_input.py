@@ -175,7 +175,8 @@ class StateSpec:
 def _misfit(key: str, hint: Any, value: Any, exc: ValidationError) -> str:
     """Why `value` does not fit `hint`: its type, or (the type right) the bound it breaks."""
     error = exc.errors()[0]
-    shown = repr(value) if len(repr(value)) <= 60 else f"{repr(value)[:57]}..."
+    text = repr(value)
+    shown = text if len(text) <= 60 else f"{text[:57]}..."
     wanted = _type_name(hint)
     if str(error["type"]).endswith("_type") or error["loc"]:  # a wrong type, or inside one
         where = "".join(f"[{part!r}]" for part in error["loc"])
