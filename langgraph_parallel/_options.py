@@ -22,14 +22,25 @@ RetryLike = RetryPolicy | Sequence[RetryPolicy]
 TimeoutLike = float | timedelta | TimeoutPolicy
 
 ExecutorLike = Literal["thread", "process"] | concurrent.futures.Executor
-"""Where sync branches run.
+"""Where units run.
 
-- `"thread"` (default): the package's thread pool (`sync_pool()`), good for blocking I/O.
+- `"thread"` (default): sync units on the package's thread pool (`sync_pool()`), good for
+  blocking I/O; async units on the graph's event loop.
 - `"process"`: a `ProcessPoolExecutor` shared by the whole process and reused across runs
   (one worker per CPU, `spawn` start method), for CPU-bound work the GIL would serialise.
-  The branch must be a module-level function (it is pickled), and its input and result
-  must pickle too; it gets no config, so no model calls or streaming from inside it.
-- any `concurrent.futures.Executor`: used as given, e.g. a distributed engine's executor.
+- a `ThreadPoolExecutor`: takes the place of the package's thread pool for sync units.
+- any other `concurrent.futures.Executor`: e.g. `RayExecutor(...)` from
+  `langgraph_parallel.executors`, or Dask's `client.get_executor()`.
+
+On anything but threads, each call crosses to another process: the unit (a sync or async
+function, a closure or lambda, a Runnable) is pickled with cloudpickle once, when the graph
+is built, and its input at each call; either failing is a clear error naming the unit (at
+build, or recorded for that call). The unit may take a `config` (its metadata carries
+`lgp_branch` and `lgp_index`, and plain-data `configurable` keys cross), not `writer`,
+`store` or `runtime`. Model usage inside it comes back and counts in `usage` and
+`token_budget`; its own exception is recorded, not the engine's; retries, timeouts and
+deadlines behave as on threads (a timed-out call's future is cancelled: Ray stops the task,
+a process pool cannot). Streaming from inside it (tokens, custom events) does not cross.
 """
 
 
@@ -204,8 +215,9 @@ class ParallelOptions:
             (across runs and graphs, e.g. `adaptive_limit("openai")`).
         token_budget: Tokens a run may spend on model calls in its units; once used up, units
             not yet started are recorded as `cancelled` (`TokenBudgetExceeded`).
-        executor: Where sync units run: `"thread"` (default), `"process"` for CPU-bound work,
-            or any `concurrent.futures.Executor`; see `ExecutorLike`.
+        executor: Where units run: `"thread"` (default), `"process"` for CPU-bound work,
+            or any `concurrent.futures.Executor` (`RayExecutor`, Dask's
+            `client.get_executor()`); see `ExecutorLike`.
         deadline: Seconds the units may take in all, counted from when they start. At the
             deadline, unfinished units are stopped and recorded as `"timeout"`
             (`DeadlineExceeded`), those that finished are kept, and the join runs once on them.

@@ -41,7 +41,7 @@ from langgraph_parallel._telemetry import (
     with_usage_collector,
 )
 from langgraph_parallel._unit import Unit
-from langgraph_parallel.errors import DeadlineExceeded
+from langgraph_parallel.errors import DeadlineExceeded, RemoteError
 from langgraph_parallel.state.records import (
     BranchError,
     BranchEventKind,
@@ -53,7 +53,10 @@ T = TypeVar("T")
 
 
 def _error(exc: BaseException) -> BranchError:
-    kind = exc.kind if isinstance(exc, _Reason) else type(exc).__name__
+    if isinstance(exc, _Reason | RemoteError):
+        kind = exc.kind if isinstance(exc, _Reason) else exc.type
+    else:
+        kind = type(exc).__name__
     return {"type": kind, "message": redact(str(exc))}  # provider errors can echo credentials
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
+from langgraph_parallel import _remote
 from langgraph_parallel._bridge import process_pool, sync_pool
 from langgraph_parallel._options import ExecutorLike
 from langgraph_parallel._telemetry import context_config, does_nothing, stream_writer
@@ -76,16 +77,43 @@ class _Injecting(Runnable[Any, Any]):
         return await self.fn(input, **_injected(self.names, config or context_config()))
 
 
+def _submit_options(executor: Any) -> dict[str, Any]:
+    """Keywords for `executor.submit`: Dask's executor is told each call is a new one.
+
+    Dask's `client.get_executor()` submits with `pure=True`, which would run once the
+    voters that share an input; every call's arguments also differ, for other engines.
+    """
+    module = type(executor).__module__
+    if module.startswith("distributed.") and type(executor).__name__ == "ClientExecutor":
+        return {"pure": False}
+    return {}
+
+
 class Unit:
     """A branch, worker or voter, adapted so it can be awaited with an input and a config.
 
     Plain functions get LangGraph's own argument injection (`config`, `writer`, `runtime`,
     `store`), exactly as if they were nodes; one that takes nothing to inject is called
-    directly, which keeps large fan-outs light. Sync callables run on `sync_pool()`, or on
-    the given `executor` (see `ExecutorLike`).
+    directly, which keeps large fan-outs light. Sync callables run on `sync_pool()`.
+
+    A `ThreadPoolExecutor` given as `executor` takes the place of that pool. Any other
+    executor (see `ExecutorLike`) is taken to run calls in another process: any unit (sync
+    or async function, closure, Runnable) is pickled once here and each call is sent to it
+    (`_remote`); it may take its input and a `config`, not the other node arguments.
     """
 
-    __slots__ = ("direct", "executor", "injected", "label", "runnable", "sync", "takes_config")
+    __slots__ = (
+        "_submit_options",
+        "direct",
+        "executor",
+        "injected",
+        "label",
+        "remote",
+        "runnable",
+        "sync",
+        "takes_config",
+        "threads",
+    )
 
     def __init__(self, thing: Any, *, label: str, executor: ExecutorLike | None = None) -> None:
         self.label = label
@@ -93,6 +121,9 @@ class Unit:
         self.takes_config = False
         self.executor: concurrent.futures.Executor | None = None
         self.injected: frozenset[str] = frozenset()
+        self.remote: _remote.Portable | None = None
+        self.threads: concurrent.futures.ThreadPoolExecutor | None = None
+        self._submit_options: dict[str, Any] = {}
         if isinstance(thing, Runnable):
             self.runnable: Runnable[Any, Any] = thing
             self.sync = isinstance(thing, RunnableLambda) and not hasattr(thing, "afunc")
@@ -116,35 +147,40 @@ class Unit:
             self._use_executor(thing, executor)
 
     def _use_executor(self, thing: Any, executor: Any) -> None:
-        where = "a process" if executor == "process" else "an executor"
-        if not self.sync or self.direct is None or self.takes_config:
-            raise ValueError(
-                f"{self.label}: only a plain sync function of its input can run in {where} "
-                f"(it gets no config); got {thing!r:.60}"
-            )
+        if isinstance(executor, concurrent.futures.ThreadPoolExecutor):
+            self.threads = executor  # in this process: it takes the place of sync_pool()
+            return
         if executor == "process":
-            import pickle
-
-            try:
-                pickle.dumps(thing)
-            except Exception as exc:
-                raise ValueError(
-                    f"{self.label}: executor='process' pickles the function, and {thing!r:.60} "
-                    f"cannot be ({type(exc).__name__}); define it at module level"
-                ) from None
-            self.executor = process_pool()
+            self.executor, where = process_pool(), "executor='process'"
         elif isinstance(executor, concurrent.futures.Executor):
-            self.executor = executor
+            self.executor, where = executor, f"executor={type(executor).__name__}"
         else:
             raise TypeError(
                 f"{self.label}: executor must be 'thread', 'process' or a "
                 f"concurrent.futures.Executor, got {executor!r}"
             )
+        if self.injected - {"config"}:
+            raise ValueError(
+                f"{self.label}: {where} runs it in another process, and "
+                f"{', '.join(sorted(self.injected - {'config'}))} cannot go there "
+                "(only its input and a config do); run it on threads, or drop the argument"
+            )
+        self.remote = _remote.portable(
+            thing if self.direct is None else self.direct,
+            is_async=not self.sync,
+            takes_config=self.takes_config,
+            label=self.label,
+            where=where,
+        )
+        self._submit_options = _submit_options(executor)
 
     @property
     def uses_config(self) -> bool:
-        """Whether the unit is given a config (so it needs one of its own per call)."""
-        return self.direct is None or self.takes_config
+        """Whether the unit is given a config (so it needs one of its own per call).
+
+        A unit on an executor always is: its branch and index go with it to the worker.
+        """
+        return self.direct is None or self.takes_config or self.executor is not None
 
     def __call__(self, value: Any, config: RunnableConfig, inline: bool = False) -> Awaitable[Any]:
         """Start the unit; the returned awaitable gives its result.
@@ -153,17 +189,19 @@ class Unit:
         the only unit of a node that runs alone (`_bridge.runs_alone`) and that nothing
         must stop early. It saves handing each unit to a second thread.
         """
-        if inline and self.sync and self.executor is None:
+        if inline and self.sync and self.executor is None and self.threads is None:
             return _now(
                 self.runnable.invoke if self.direct is None else self._call_direct, value, config
             )
         if self.executor is not None:
-            assert self.direct is not None  # checked in _use_executor
-            return asyncio.get_running_loop().run_in_executor(self.executor, self.direct, value)
+            assert self.remote is not None
+            args = _remote.pack(self.remote, value, config)  # a TypeError here names the unit
+            future = self.executor.submit(_remote.call, self.remote, args, **self._submit_options)
+            return _remote.submitted(future)
         if self.sync:
             call = self.runnable.invoke if self.direct is None else self._call_direct
             return asyncio.get_running_loop().run_in_executor(
-                sync_pool(), contextvars.copy_context().run, call, value, config
+                self.threads or sync_pool(), contextvars.copy_context().run, call, value, config
             )
         if self.direct is not None:
             return self._call_direct(value, config)  # type: ignore[no-any-return]

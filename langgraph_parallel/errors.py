@@ -23,6 +23,21 @@ class DeadlineExceeded(Exception):
     """
 
 
+class RemoteError(Exception):
+    """A unit's exception, raised on an executor's worker, that could not be sent back.
+
+    Most exceptions cross as themselves; one that does not pickle arrives as this, with
+    the original type's name (`type`, also the record's error type) and its message.
+    """
+
+    def __init__(self, type: str, message: str) -> None:
+        super().__init__(message)
+        self.type = type
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RemoteError, (self.type, str(self)))
+
+
 class InvalidPlanError(ValueError):
     """The planner of an orchestrator graph returned something the workers cannot take."""
 

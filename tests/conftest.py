@@ -8,6 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -19,3 +20,40 @@ def postgres_uri() -> Iterator[str]:
 
     with postgres_server() as uri:
         yield uri
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[str]:
+    """A local Ray cluster of 2 CPUs for the whole session; its address."""
+    import ray
+
+    info = ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+        # the tests' modules, for workers to import the functions they are sent
+        runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).parent)}},
+    )
+    try:
+        yield info.address_info["address"]
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def dask_client() -> Iterator[Any]:
+    """A Dask `LocalCluster` of 2 worker processes on 127.0.0.1, and a client of it."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",  # a free port: the default 8787 may be taken
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client

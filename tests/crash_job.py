@@ -1,9 +1,10 @@
 """A 50-item orchestrator run on a durable checkpointer, for the crash test to kill and resume.
 
-    python crash_job.py (run|resume) (sqlite|postgres) CONNECTION THREAD MARKS_FILE
+    python crash_job.py (run|resume) (sqlite|postgres) CONNECTION THREAD MARKS_FILE [ENGINE]
 
-Every side effect is one line appended to MARKS_FILE: `start i` and `done i` around each
-work item, `synth` when the synthesizer runs. `resume` prints the final output as JSON.
+Every side effect is one line appended to MARKS_FILE: `start i MODE` and `done i MODE`
+around each work item, `synth` when the synthesizer runs. `resume` prints the final output
+as JSON. ENGINE, `ray=ADDRESS` or `dask=ADDRESS`, runs the items on that cluster.
 """
 
 from __future__ import annotations
@@ -28,11 +29,27 @@ def mark(path: str, line: str) -> None:
         os.fsync(marks.fileno())
 
 
-def build(marks: str) -> Any:
+def executor(engine: str | None) -> Any:
+    if engine is None:
+        return "thread"
+    kind, address = engine.split("=", 1)
+    if kind == "ray":
+        import ray
+
+        from langgraph_parallel.executors import RayExecutor
+
+        ray.init(address=address, log_to_driver=False, configure_logging=False)
+        return RayExecutor()
+    from distributed import Client
+
+    return Client(address).get_executor()
+
+
+def build(marks: str, mode: str, engine: str | None = None) -> Any:
     async def work(item: int) -> int:
-        mark(marks, f"start {item}")
+        mark(marks, f"start {item} {mode}")
         await asyncio.sleep(0.05 + 0.25 * ((item * 7) % 10) / 10)
-        mark(marks, f"done {item}")
+        mark(marks, f"done {item} {mode}")
         return item * item
 
     def synthesize(state: dict[str, Any]) -> list[int]:
@@ -40,7 +57,11 @@ def build(marks: str) -> Any:
         return [r["value"] for r in state["results"]]
 
     return create_orchestrator_graph(
-        lambda s: list(range(ITEMS)), work, synthesize, max_concurrency=10
+        lambda s: list(range(ITEMS)),
+        work,
+        synthesize,
+        max_concurrency=10,
+        executor=executor(engine),
     )
 
 
@@ -59,9 +80,11 @@ async def saver(backend: str, connection: str) -> AsyncIterator[Any]:
             yield checkpointer
 
 
-async def main(mode: str, backend: str, connection: str, thread: str, marks: str) -> None:
+async def main(
+    mode: str, backend: str, connection: str, thread: str, marks: str, engine: str | None = None
+) -> None:
     async with saver(backend, connection) as checkpointer:
-        graph = build(marks).compile(checkpointer=checkpointer)
+        graph = build(marks, mode, engine).compile(checkpointer=checkpointer)
         config = {"configurable": {"thread_id": thread}}
         state = await graph.ainvoke({"input": None} if mode == "run" else None, config)
         if mode == "resume":
@@ -69,4 +92,4 @@ async def main(mode: str, backend: str, connection: str, thread: str, marks: str
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:6]))
+    asyncio.run(main(*sys.argv[1:7]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -78,25 +79,42 @@ def test_process_timeouts_are_recorded_and_the_run_moves_on() -> None:
     assert state["results"][1]["value"] == 9
 
 
+LOCK = threading.Lock()
+
+
+def writes_progress(state: Any, writer: Any) -> int:
+    return 1
+
+
 @pytest.mark.parametrize(
     ("thing", "message"),
     [
-        (lambda s: s, "cannot be"),
-        (lambda s, config: s, "only a plain sync function"),
+        (lambda s: LOCK.locked(), r"cannot be \(TypeError: cannot pickle '_thread.lock'"),
+        (writes_progress, "writer cannot go there"),
     ],
-    ids=["lambda", "takes-config"],
+    ids=["holds-a-lock", "takes-writer"],
 )
 def test_what_cannot_run_in_a_process_is_refused_at_build_time(thing: Any, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as refused:
         create_fanout_graph({"a": thing}, values, executor="process")
+    assert "branch 'a'" in str(refused.value)
 
 
-def test_async_branches_are_refused_for_processes() -> None:
-    async def coro(state: Any) -> int:
-        return 1
+def test_async_closures_and_lambdas_run_in_processes_and_know_their_index() -> None:
+    offset = 100
 
-    with pytest.raises(ValueError, match="only a plain sync function"):
-        create_orchestrator_graph(lambda s: [1], coro, values, executor="process")
+    async def worker(n: int, config: Any) -> tuple[int, int, int]:
+        await asyncio.sleep(0)
+        return os.getpid(), n + offset, config["metadata"]["lgp_index"]
+
+    graph = create_orchestrator_graph(
+        lambda s: [5, 6, 7], worker, values, executor="process", chunk_size=3
+    ).compile()
+    out = graph.invoke({"input": None})["output"]
+    assert [o[1:] for o in out] == [(105, 0), (106, 1), (107, 2)]
+    assert os.getpid() not in {o[0] for o in out}
+    doubled = create_voting_graph(lambda s: s["input"] * 2, n=2, executor="process").compile()
+    assert doubled.invoke({"input": 4})["output"]["winner"] == 8
 
 
 def test_an_unknown_executor_is_a_type_error() -> None:

@@ -18,6 +18,7 @@ import langgraph_parallel
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC_MODULES = [
     "langgraph_parallel",
+    "langgraph_parallel.executors",
     "langgraph_parallel.graphs",
     "langgraph_parallel.nodes",
     "langgraph_parallel.state",

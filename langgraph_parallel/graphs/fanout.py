@@ -40,12 +40,15 @@ class Branch:
         retry: LangGraph `RetryPolicy` (or several) for this branch.
         writes: A key of the graph's `state_schema` that receives this branch's value when
             it succeeds, through the key's reducer if it has one.
+        executor: Where this branch runs, if not where the graph's `executor` says (see
+            `ExecutorLike`): e.g. one heavy branch on a cluster, the model calls at home.
     """
 
     run: Any
     timeout: TimeoutLike | None = None
     retry: RetryLike | None = None
     writes: str | None = None
+    executor: ExecutorLike | None = None
 
 
 def _name_of(branch: Any, graph: str) -> str:
@@ -191,7 +194,8 @@ def create_fanout_graph(
         own = options.for_unit(
             timeout=spec.timeout, retry=spec.retry, what=f"{graph}: branch {name!r}"
         )
-        unit = Unit(spec.run, label=f"branch {name!r}", executor=options.executor)
+        where = options.executor if spec.executor is None else spec.executor
+        unit = Unit(spec.run, label=f"branch {name!r}", executor=where)
         builder.add_node(name, make_node(unit_node(unit, own, writes=spec.writes), name=name))
     builder.add_node(
         AGGREGATOR,

@@ -165,6 +165,18 @@ class SimulatedChatModel(BaseChatModel):
         """Start the latency stream from the seed."""
         self._rng = random.Random(self.seed)
 
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickle without the lock (so the model can go to a process pool or a cluster)."""
+        state = super().__getstate__()
+        private = dict(state["__pydantic_private__"] or {})
+        private.pop("_lock", None)
+        return {**state, "__pydantic_private__": private}
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        """Unpickle, with a lock of its own."""
+        super().__setstate__(state)
+        self._lock = threading.Lock()
+
     @property
     def _llm_type(self) -> str:
         return "simulated"
