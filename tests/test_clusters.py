@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -169,9 +170,29 @@ def test_retries_run_again_on_the_cluster(engine: Any, tmp_path: Path) -> None:
     assert (record["status"], record["value"], record["attempts"]) == ("ok", 7, 2)
 
 
-def test_a_timed_out_unit_is_recorded_and_the_run_moves_on(engine: Any) -> None:
+def spin_until(stop: Path, seconds: float) -> float:
+    """Keep a CPU busy for `seconds`, or until `stop` exists; how long it ran.
+
+    Dask cannot stop a running task: a test that times one out makes it end this way
+    afterwards, so it does not hold a worker in the tests that follow.
+    """
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds and not stop.exists():
+        spin(0.01)
+    return time.perf_counter() - started
+
+
+@pytest.fixture
+def stop(tmp_path: Path) -> Iterator[Path]:
+    """A file whose creation ends `spin_until`; made when the test ends."""
+    path = tmp_path / "stop"
+    yield path
+    path.touch()
+
+
+def test_a_timed_out_unit_is_recorded_and_the_run_moves_on(engine: Any, stop: Path) -> None:
     graph = create_fanout_graph(
-        {"slow": lambda s: spin(10.0), "fast": lambda s: "done"},
+        {"slow": lambda s: spin_until(stop, 10.0), "fast": lambda s: "done"},
         values,
         executor=engine,
         timeout=1.0,
@@ -186,10 +207,12 @@ def test_a_timed_out_unit_is_recorded_and_the_run_moves_on(engine: Any) -> None:
     assert state["results"][0]["error"]["type"] == "NodeTimeoutError"
 
 
-def test_the_runs_deadline_stops_what_is_still_running_on_the_cluster(engine: Any) -> None:
+def test_the_runs_deadline_stops_what_is_still_running_on_the_cluster(
+    engine: Any, stop: Path
+) -> None:
     graph = create_orchestrator_graph(
         lambda s: [0.0, 10.0, 0.0],
-        lambda seconds: spin(seconds) and seconds,
+        lambda seconds: spin_until(stop, seconds),
         values,
         executor=engine,
         deadline=2.0,
