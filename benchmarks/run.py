@@ -8,7 +8,7 @@ measurement in a fresh process (`realistic.py`); the others run here, each varia
 collected heap (`gc.collect()` first). Ratios are to the floor of the same round.
 Benchmarks are not tests: nothing here fails a build.
 
-    python benchmarks/run.py [--quick]
+    python benchmarks/run.py [--quick] [--only STEP ...]
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import adaptive  # noqa: E402
 import baselines  # noqa: E402
+import engines as scale_out  # noqa: E402
 import realistic  # noqa: E402
 from work import rounds_for, spin, spin_state  # noqa: E402
 
@@ -451,6 +452,93 @@ async def cpu_bound(report: list[Scenario], targets: list[Target]) -> None:
     )
 
 
+ENGINES = {
+    "thread": "threads (default)",
+    "process": '`executor="process"`',
+    "ray": "Ray, `RayExecutor()`",
+    "dask": "Dask, `client.get_executor()`",
+}
+
+
+def engines(report: list[Scenario], targets: list[Target], rounds: int) -> None:
+    """The same orchestrator on each engine, against that engine's own API; reported only.
+
+    Each engine runs in a fresh process (`engines.py`). The sequential time is measured
+    here, before each engine's process and once after the last; the ideal is the median of
+    those over the cores (one sample alone moves by 10% or more on a shared machine).
+    """
+    cpus = os.cpu_count() or 1
+    items, trivial = scale_out.CPU_ITEMS, scale_out.TRIVIAL_ITEMS
+    iterations = scale_out.calibrate()
+    sequentials: list[float] = []
+    measured: dict[str, dict[str, Any]] = {}
+    for engine in ENGINES:
+        seconds, expected = scale_out.sequential(iterations)
+        sequentials.append(seconds)
+        measured[engine] = scale_out.measure(engine, iterations, expected, rounds)
+    sequentials.append(scale_out.sequential(iterations)[0])
+    sequential = median(sequentials)
+    ideal = sequential / cpus
+    rows = []
+    for engine, label in ENGINES.items():
+        out = measured[engine]
+        walls, first = out["walls"], out["first_run"]
+        package, api = median(walls["cpu-package"]), median(walls["cpu-api"])
+        own = median([p / a for p, a in zip(walls["cpu-package"], walls["cpu-api"], strict=True)])
+        per_item = [median(walls[f"trivial-{v}"]) / trivial * 1000 for v in ("package", "api")]
+        rows.append(
+            [
+                label,
+                fmt(package),
+                ratio(package, ideal),
+                f"{own:.2f}x",
+                f"{fmt(api)} ({ratio(api, ideal)})",
+                f"{per_item[0]:.2f} ms",
+                f"{per_item[1]:.3f} ms",
+                f"{out['start']:.2f} s + {out['first_tasks']:.2f} s",
+                f"{first['cpu-package']:.2f} / {first['trivial-package']:.2f} s",
+            ]
+        )
+    rows.append(
+        [f"sequential, one core (median of {len(sequentials)})", fmt(sequential)]
+        + [f"{cpus:.2f}x"]
+        + ["-"] * 6
+    )
+    report.append(
+        Scenario(
+            "Engines: threads, processes, Ray, Dask",
+            f"The orchestrator (`create_orchestrator_graph(..., executor=...)`, `invoke`) on "
+            f"each engine, one worker per CPU ({cpus}), each engine in a fresh process; "
+            f"against the same work on the engine's own API (`ThreadPoolExecutor.map`, "
+            "`ProcessPoolExecutor.map`, `ray.get([f.remote(x) ...])`, "
+            "`client.gather(client.map(f, xs, pure=False))`). CPU: "
+            f"{items} items, each a pure-Python loop of about {scale_out.ITEM_SECONDS} s on one "
+            f"core (GIL held); ideal = sequential time / {cpus} cores, the sequential time the "
+            "median of runs in the parent before each engine's process and after the last. "
+            "Trivial: "
+            f'{trivial:,} items returning `{{"i": i, "v": "done-i"}}`: wall / {trivial:,}, per '
+            "item. Every result is checked (N records, plan order, each value). Medians of "
+            f"{rounds} rounds, after the package's first run of each case (the last column: "
+            "it sends the worker code and imports the package on each worker). Start-up: the "
+            "engine's start (`ray.init`, `LocalCluster` + `Client`, the pool) + its first "
+            "tasks (2 per worker, each sleeping 0.05 s: every worker up). Threads hold the "
+            "GIL: about the sequential time, not the ideal.",
+            [
+                "engine",
+                f"{items} CPU items, package",
+                "x ideal",
+                "x engine API",
+                "engine API (x ideal)",
+                f"{trivial:,} trivial, per item: package",
+                "engine API",
+                "start-up + first tasks",
+                "package's first run: CPU / trivial",
+            ],
+            rows,
+        )
+    )
+
+
 async def hedging(report: list[Scenario], targets: list[Target]) -> None:
     count, fast, slow, p_slow = 100, 0.1, 2.0, 0.05
     seeds = iter(range(10_000))
@@ -856,7 +944,7 @@ async def adaptive_concurrency(report: list[Scenario], targets: list[Target]) ->
     )
 
 
-async def main(quick: bool) -> None:
+async def main(quick: bool, only: list[str] | None = None) -> None:
     global ROUNDS
     if quick:
         ROUNDS = 2
@@ -883,15 +971,28 @@ async def main(quick: bool) -> None:
         ("memory", memory_curve),
         ("sync work", lambda: sync_work(report, targets)),
         ("CPU-bound", lambda: cpu_bound(report, targets)),
+        ("engines", lambda: fresh(engines)),
         ("hedging", lambda: hedging(report, targets)),
         ("early vote", lambda: early_vote(report, targets)),
         ("first result", lambda: first_result(report, targets)),
         ("adaptive concurrency", lambda: adaptive_concurrency(report, targets)),
     ]
+    if only:
+        unknown = set(only) - {name for name, _ in steps}
+        if unknown:
+            raise SystemExit(f"no such step: {', '.join(sorted(unknown))}")
+        steps = [(name, step) for name, step in steps if name in only]
     for name, step in steps:
         started = time.perf_counter()
         await step()
         print(f"{name}: {time.perf_counter() - started:.0f} s", flush=True)
+    if only:  # a partial report: printed, nothing written
+        for scenario in report:
+            print(f"\n## {scenario.title}\n\n{scenario.what}\n")
+            print("\n".join(table(scenario.columns, scenario.rows)))
+        if targets:
+            print("\n" + "\n".join(targets_table(targets)))
+        return
     import_cost(report, targets)
     write(report, targets, walls, peaks)
     print("\n".join(targets_table(targets)))
@@ -900,4 +1001,12 @@ async def main(quick: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rounds and sizes (a smoke run)")
-    asyncio.run(main(parser.parse_args().quick))
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="STEP",
+        help="run only this step (e.g. engines; repeatable): its tables are printed, "
+        "nothing is written",
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.quick, args.only))
