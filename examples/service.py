@@ -27,7 +27,8 @@ from http import HTTPStatus
 from typing import Any
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-from psycopg.rows import dict_row
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from langgraph_parallel.errors import InvalidInputError
@@ -152,7 +153,10 @@ async def main() -> None:
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8080"))
     # Each connection of the pool set up as AsyncPostgresSaver.from_conn_string sets its own.
     options = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
-    async with AsyncConnectionPool(url, kwargs=options, open=False) as pool:
+    pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
+        url, kwargs=options, open=False
+    )
+    async with pool:
         saver = AsyncPostgresSaver(pool)
         await saver.setup()  # creates or migrates the checkpoint tables; safe to repeat
         graph = template.build().builder.compile(checkpointer=saver, name=template.name)
