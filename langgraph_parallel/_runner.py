@@ -53,8 +53,11 @@ T = TypeVar("T")
 
 
 def _error(exc: BaseException) -> BranchError:
-    if isinstance(exc, _Reason | RemoteError):
-        kind = exc.kind if isinstance(exc, _Reason) else exc.type
+    kind: str
+    if isinstance(exc, _Reason):
+        kind = exc.kind
+    elif isinstance(exc, RemoteError):  # an exception that could not cross: its class's name
+        kind = exc.type
     else:
         kind = type(exc).__name__
     return {"type": kind, "message": redact(str(exc))}  # provider errors can echo credentials
