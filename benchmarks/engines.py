@@ -17,7 +17,8 @@ pool), `ray.get([f.remote(x) for x in xs])`, `client.gather(client.map(f, xs, pu
 The child starts its engine the way its docs say, one worker per CPU, and reports that
 start and its first tasks (2 per worker, each sleeping 0.05 s, through the engine's API:
 they start every worker) apart; then the package's first run of each case, unmeasured (it
-sends the worker code and imports the package on every worker), then the measured rounds.
+sends the worker code and imports the package on every worker; the engine's API runs once
+unmeasured too), then the measured rounds.
 A round runs each variant once, in turn: the engine's API, then the package, for each case.
 It prints one line of JSON:
 
@@ -249,10 +250,10 @@ def child(engine_name: str, case: str, iterations: int, expected: list[int], rou
         runs = variants(engine, case, iterations, expected)
         times: dict[str, list[float]] = {name: [] for name in runs}
         first: dict[str, float] = {}
-        for round_ in range(rounds + 1):  # round 0: the package's first runs, unmeasured
+        # round 0, unmeasured: each variant's first run (the package's is reported), so
+        # neither the engine's API nor the package pays for registering a function later
+        for round_ in range(rounds + 1):
             for name, run in runs.items():
-                if round_ == 0 and name.endswith("-api"):
-                    continue  # the engine's API is warm: its workers ran the first tasks
                 gc.collect()
                 started = time.perf_counter()
                 run(sizes[name.split("-")[0]])
