@@ -51,7 +51,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python benchmarks/run.py
 
 dev: $(VENV)/.serve
-	$(BIN)/langgraph dev --no-browser --host 127.0.0.1 --port $(PORT) --n-jobs-per-worker 20
+	LANGGRAPH_CLI_NO_ANALYTICS=1 $(BIN)/langgraph dev --no-browser --host 127.0.0.1 --port $(PORT) --n-jobs-per-worker 20
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -36,7 +36,11 @@ def dev_server(timeout: float = 90.0) -> Iterator[str]:
         if not k.startswith(("OPENAI_", "LANGSMITH_", "LANGCHAIN_"))
     }
     env.update(
-        LANGSMITH_TRACING="false", LANGGRAPH_PARALLEL_MODEL="simulated", PYTHONUNBUFFERED="1"
+        LANGSMITH_TRACING="false",
+        LANGGRAPH_PARALLEL_MODEL="simulated",
+        PYTHONUNBUFFERED="1",
+        # else the CLI posts anonymous usage data to the internet on each start
+        LANGGRAPH_CLI_NO_ANALYTICS="1",
     )
     had_state = STATE.exists()
     try:
