@@ -224,30 +224,71 @@ def test_the_runs_deadline_stops_what_is_still_running_on_the_cluster(
     assert state["results"][1]["error"]["type"] == "DeadlineExceeded"
 
 
-def test_ray_cancels_a_timed_out_task_so_it_frees_its_cpu(ray_cluster: str) -> None:
+def _until(done: Any, what: str, within: float = 180.0) -> None:
+    """Poll `done()` until true; fail naming `what` after `within` seconds (the tasks it waits
+    on would run for 600 s if nothing stopped them)."""
+    deadline = time.monotonic() + within
+    while not done():
+        assert time.monotonic() < deadline, f"not within {within:.0f} s: {what}"
+        time.sleep(0.2)
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited (a zombie awaiting its parent counts as exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in {"Z", "X"}
+
+
+def _warm(engine: Any) -> None:
+    """Both of the cluster's workers up, so the timed-out tasks below start well inside their
+    10 s (a timeout that fired while a task still waited for a worker would prove nothing)."""
+    warm = create_voting_graph(where, n=2, executor=engine).compile().invoke({"input": 0})
+    assert {r["status"] for r in warm["results"]} == {"ok"}
+
+
+def test_ray_cancels_a_timed_out_task_so_it_frees_its_cpu(ray_cluster: str, tmp_path: Path) -> None:
     from langgraph_parallel.executors import RayExecutor
 
-    # Two tasks of 60 s on the cluster's 2 CPUs, timed out at 1 s. Had they kept running,
-    # the next two tasks could not start for about a minute.
+    # Two tasks of 600 s on the cluster's 2 CPUs, timed out at 10 s. ray.cancel interrupts
+    # each (a KeyboardInterrupt in the task), which it records; then the CPUs take new work.
+    def hog(_: Any) -> float:
+        try:
+            return spin(600.0)
+        except BaseException:
+            (tmp_path / f"interrupted-{os.getpid()}-{time.monotonic_ns()}").touch()
+            raise
+
     engine = RayExecutor(num_cpus=1)
-    hogs = create_voting_graph(lambda s: spin(60.0), n=2, executor=engine, timeout=1.0)
+    _warm(engine)
+    hogs = create_voting_graph(hog, n=2, executor=engine, timeout=10.0)
     assert {r["status"] for r in hogs.compile().invoke({"input": 0})["results"]} == {"timeout"}
-    started = time.perf_counter()
+    _until(lambda: len(list(tmp_path.glob("interrupted-*"))) == 2, "both tasks interrupted")
     after = create_voting_graph(where, n=2, executor=engine).compile().invoke({"input": 0})
     assert {r["status"] for r in after["results"]} == {"ok"}
-    assert time.perf_counter() - started < 30  # about 1 s when the CPUs were freed
 
 
-def test_force_cancel_stops_a_ray_task_blocked_in_c(ray_cluster: str) -> None:
+def test_force_cancel_stops_a_ray_task_blocked_in_c(ray_cluster: str, tmp_path: Path) -> None:
     from langgraph_parallel.executors import RayExecutor
+
+    # time.sleep is blocked in C, where no KeyboardInterrupt reaches it: force_cancel kills
+    # the worker process, so each sleeper's process exits long before its 600 s are up.
+    def sleeper(_: Any) -> None:
+        (tmp_path / f"{os.getpid()}.pid").touch()
+        time.sleep(600)
 
     engine = RayExecutor(num_cpus=1, force_cancel=True)
-    sleepers = create_voting_graph(lambda s: time.sleep(60), n=2, executor=engine, timeout=1.0)
+    _warm(engine)
+    sleepers = create_voting_graph(sleeper, n=2, executor=engine, timeout=10.0)
     assert {r["status"] for r in sleepers.compile().invoke({"input": 0})["results"]} == {"timeout"}
-    started = time.perf_counter()
+    _until(lambda: len(list(tmp_path.glob("*.pid"))) == 2, "both sleepers started")
+    pids = [int(f.stem) for f in tmp_path.glob("*.pid")]
+    _until(lambda: all(_gone(pid) for pid in pids), f"the sleepers' processes {pids} killed")
     after = create_voting_graph(where, n=2, executor=engine).compile().invoke({"input": 0})
     assert {r["status"] for r in after["results"]} == {"ok"}
-    assert time.perf_counter() - started < 30  # a few seconds, for new workers to start
+    assert not set(values(after)) & set(pids)  # new workers, not the killed ones
 
 
 def test_what_cannot_be_pickled_fails_with_the_units_name(engine: Any) -> None:
