@@ -142,3 +142,11 @@ class FailFastSibling:
         return create_fanout_graph(
             {"fails": fails, "slow": slow}, lambda s: None, on_error="fail_fast"
         )
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 10.0, what: str = "the check") -> None:
+    """Poll `check()` until it is true; fail, naming `what`, after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout:.0f} s: {what}"
+        time.sleep(0.005)

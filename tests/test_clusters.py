@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from cpu_work import spin
+from helpers import wait_until
 from test_crash import kill_midway_and_resume
 
 from langgraph_parallel import create_fanout_graph, create_orchestrator_graph, create_voting_graph
@@ -224,13 +225,8 @@ def test_the_runs_deadline_stops_what_is_still_running_on_the_cluster(
     assert state["results"][1]["error"]["type"] == "DeadlineExceeded"
 
 
-def _until(done: Any, what: str, within: float = 180.0) -> None:
-    """Poll `done()` until true; fail naming `what` after `within` seconds (the tasks it waits
-    on would run for 600 s if nothing stopped them)."""
-    deadline = time.monotonic() + within
-    while not done():
-        assert time.monotonic() < deadline, f"not within {within:.0f} s: {what}"
-        time.sleep(0.2)
+STOPPED = 180.0
+"""How long the cancel tests wait for a task to be stopped: it would run for 600 s if not."""
 
 
 def _gone(pid: int) -> bool:
@@ -265,7 +261,7 @@ def test_ray_cancels_a_timed_out_task_so_it_frees_its_cpu(ray_cluster: str, tmp_
     _warm(engine)
     hogs = create_voting_graph(hog, n=2, executor=engine, timeout=10.0)
     assert {r["status"] for r in hogs.compile().invoke({"input": 0})["results"]} == {"timeout"}
-    _until(lambda: len(list(tmp_path.glob("interrupted-*"))) == 2, "both tasks interrupted")
+    wait_until(lambda: len(list(tmp_path.glob("interrupted-*"))) == 2, STOPPED, "both interrupted")
     after = create_voting_graph(where, n=2, executor=engine).compile().invoke({"input": 0})
     assert {r["status"] for r in after["results"]} == {"ok"}
 
@@ -283,9 +279,9 @@ def test_force_cancel_stops_a_ray_task_blocked_in_c(ray_cluster: str, tmp_path: 
     _warm(engine)
     sleepers = create_voting_graph(sleeper, n=2, executor=engine, timeout=10.0)
     assert {r["status"] for r in sleepers.compile().invoke({"input": 0})["results"]} == {"timeout"}
-    _until(lambda: len(list(tmp_path.glob("*.pid"))) == 2, "both sleepers started")
+    wait_until(lambda: len(list(tmp_path.glob("*.pid"))) == 2, STOPPED, "both sleepers started")
     pids = [int(f.stem) for f in tmp_path.glob("*.pid")]
-    _until(lambda: all(_gone(pid) for pid in pids), f"the sleepers' processes {pids} killed")
+    wait_until(lambda: all(_gone(pid) for pid in pids), STOPPED, f"sleepers {pids} killed")
     after = create_voting_graph(where, n=2, executor=engine).compile().invoke({"input": 0})
     assert {r["status"] for r in after["results"]} == {"ok"}
     assert not set(values(after)) & set(pids)  # new workers, not the killed ones

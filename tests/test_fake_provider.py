@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from helpers import wait_until
 
 from langgraph_parallel.testing import FakeOpenAIServer, time_weighted_mean
 
@@ -43,13 +44,6 @@ def together(n: int, call: Callable[[], httpx.Response]) -> list[httpx.Response]
 
     with ThreadPoolExecutor(n) as pool:
         return [f.result() for f in [pool.submit(one) for _ in range(n)]]
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.005)
 
 
 def in_background(call: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
