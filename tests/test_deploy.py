@@ -258,6 +258,14 @@ def test_langgraph_dockerfile_needs_neither_docker_nor_the_network(tmp_path: Pat
     assert not re.search(r"OPENAI|LICENSE|DATABASE|REDIS", dockerfile)
 
 
+def test_the_dockerignore_is_the_one_the_docs_show_and_keeps_secrets_out() -> None:
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    (shown,) = re.findall(r"add it first:\n\n```text\n(.*?)```", docs, re.S)
+    shipped = (ROOT / ".dockerignore").read_text()
+    assert shipped == shown
+    assert {".venv", ".env", ".git"} <= set(shipped.split())
+
+
 def test_the_network_guard_catches_the_clis_usage_report(tmp_path: Path) -> None:
     # Without LANGGRAPH_CLI_NO_ANALYTICS=1 the CLI posts usage analytics in the background
     # (blocked here): why docs/deploy.md sets it, and proof the guard above sees connections.
