@@ -42,7 +42,7 @@ import adaptive  # noqa: E402
 import baselines  # noqa: E402
 import engines as scale_out  # noqa: E402
 import realistic  # noqa: E402
-from work import rounds_for, spin, spin_state  # noqa: E402
+from work import ROUND_SIZE, round_seconds, rounds_for, spin, spin_state  # noqa: E402
 
 from langgraph_parallel import (  # noqa: E402
     create_fanout_graph,
@@ -795,6 +795,10 @@ def machine() -> list[str]:
         f"- Machine: {platform.machine()}, {os.cpu_count()} CPUs, "
         f"{platform.system()} {platform.release()}",
         f"- Python {platform.python_version()}; {versions}",
+        f"- Speed: one `burn` round (`benchmarks/work.py`, `sum(range({ROUND_SIZE:,}))`) took "
+        f"{round_seconds() * 1e6:.0f} us on one core, the fastest of 5 samples. Compare runs "
+        "on different days by it: the package's overhead is CPU, so its ratios to a floor "
+        "that is mostly waiting grow on a slower machine.",
     ]
 
 
