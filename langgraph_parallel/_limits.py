@@ -195,17 +195,22 @@ class AdaptiveLimit(ConcurrencyLimit):
 
     It works like TCP's congestion window. It starts at `initial` and, in *slow start*,
     grows by one for each success, which doubles it every round trip, until the first
-    rejection. From then on it grows by one per `limit` successes (one per round trip),
-    and a rejection (429) multiplies it by `backoff` (0.9, and takes at least one off), at
-    most once per round trip; a further rejection in that round trip, of a call sent after
-    the cut, takes one more off (one call too many was in flight). One round trip after a
-    cut it is compared with what the provider completed in that round trip, and brought
-    down to it if that is less than half (a capacity that fell, or slow start's overshoot).
-    Just below the level where the last rejection came it grows a quarter as fast, so it
-    does not keep knocking on a limit it has found; a round trip's worth of successes one
-    above that level with no rejection means the capacity has grown, and slow start begins
-    again. It only grows while at least half of it is in use, so a quiet spell does not
-    inflate it. It never goes below `floor` or above `ceiling`.
+    rejection. That one halves it, as TCP's does: it doubled in the last round trip, so half
+    is what the provider last took (never below where slow start began: a large `initial`
+    that meets a 429 at once is cut as usual, below). One round trip later it is set to what
+    the provider completed in that round trip, up or down, but no higher than the usual cut
+    would have left it: slow start's overshoot, up to twice the capacity, is over within a
+    round trip. From then on it grows by one per `limit` successes (one per round trip), and
+    a rejection (429) multiplies it by `backoff` (0.9, and takes at least one off), at most
+    once per round trip; a further rejection in that round trip, of a call sent after the
+    cut, takes one more off (one call too many was in flight). One round trip after a cut it
+    is compared with what the provider completed in that round trip, and brought down to it
+    if that is less than half (a capacity that fell). Just below the level where the last
+    rejection came it grows a quarter as fast, so it does not keep knocking on a limit it
+    has found; a round trip's worth of successes one above that level with no rejection
+    means the capacity has grown, and slow start begins again. It only grows while at least
+    half of it is in use, so a quiet spell does not inflate it. It never goes below `floor`
+    or above `ceiling`.
 
     It is a `ConcurrencyLimit` (share one across graphs, runs and threads; one per
     provider is what `adaptive_limit` gives), with feedback: `succeeded` and `rejected`,
@@ -232,8 +237,8 @@ class AdaptiveLimit(ConcurrencyLimit):
             for _ in range(4):  # each succeeds: slow start adds one per success
                 limit.succeeded(time.perf_counter())
             assert limit.limit == 8
-            limit.rejected(time.perf_counter())  # a 429: x0.9, and slow start is over
-            assert (limit.limit, limit.rejections, limit.slow_start) == (7, 1, False)
+            limit.rejected(time.perf_counter())  # a 429 ends slow start: halved
+            assert (limit.limit, limit.rejections, limit.slow_start) == (4, 1, False)
             for _ in range(4):
                 limit.release()
 
@@ -268,6 +273,8 @@ class AdaptiveLimit(ConcurrencyLimit):
         self.floor, self.ceiling, self.backoff = floor, ceiling, backoff
         self._value = float(start)
         self._slow_start = True
+        self._slow_from = float(start)  # where slow start last began
+        self._settle: float | None = None  # the most the look after slow start's cut may set
         self._found: float | None = None  # where the last rejection came
         self._past = 0  # successes since it grew past that
         self._cut_at = -math.inf
@@ -351,6 +358,7 @@ class AdaptiveLimit(ConcurrencyLimit):
                     self._past += 1
                     if self._past >= self._value:  # a round trip's worth past it, no 429:
                         self._slow_start, self._found = True, None  # the capacity has grown
+                        self._slow_from = self._value
                 elif found is not None and self._value >= found - 1:
                     step /= 4  # just below the capacity it found: probe gently
             self._set(self._value + step)
@@ -373,11 +381,16 @@ class AdaptiveLimit(ConcurrencyLimit):
             if self._check_at is not None and now >= self._check_at and self._check(now):
                 pass  # brought down to what succeeded: that is this round trip's cut
             elif sent_at >= self._cut_at and now - self._cut_at >= rtt:
+                cut = min(self._value * self.backoff, self._value - 1)
+                if self._slow_start:  # it doubled in the last round trip; what the provider
+                    half = max(self._value / 2, self._slow_from)  # took then was half
+                    if half < cut:
+                        cut, self._settle = half, cut
                 self._found, self._past = self._value, 0
                 self._slow_start = False
                 self._cut_at, self._since_cut = now, 0
                 self._check_at = now + rtt
-                self._set(min(self._value * self.backoff, self._value - 1))
+                self._set(cut)
             elif sent_at >= self._cut_at:  # sent after this round trip's cut: still one too
                 self._set(self._value - 1)  # many in flight (what slow start overshot by)
             else:
@@ -387,15 +400,26 @@ class AdaptiveLimit(ConcurrencyLimit):
     def _check(self, now: float) -> bool:
         """One round trip after a cut: no higher than what the provider then completed.
 
-        A cut of x0.9 a round trip would take 13 round trips to come down from a slow
-        start's overshoot to 2x the capacity, or to follow a capacity that fell to a
-        quarter; the successes of the round trip after a cut say where it is at once. A
-        round trip with none (everything rejected) brings it to the floor, as a timeout
-        brings TCP's window to one segment.
+        A cut of x0.9 a round trip would take 13 round trips to follow a capacity that
+        fell to a quarter; the successes of the round trip after a cut say where it is at
+        once. A round trip with none (everything rejected) brings it to the floor, as a
+        timeout brings TCP's window to one segment. After slow start's halving, which may
+        have gone below the capacity, it is set to what completed, up as well as down.
+
+        Returns whether it was brought down (which then counts as the round trip's cut).
         """
         self._check_at = None
         span = now - self._cut_at
         done = self._since_cut * (self._rtt or span) / span  # successes per round trip
+        if self._settle is not None:  # after slow start's halving: to what completed,
+            most, self._settle = self._settle, None  # up or down, but no higher than x0.9
+            level = min(max(done, float(self.floor)), most)
+            if level >= self._value:
+                self._set(level)
+                return False
+            self._cut_at, self._since_cut = now, 0
+            self._set(level)
+            return True
         if done >= 0.5 * self._value:  # not far off: that may be noise, and the cuts will do
             return False
         self._found, self._past = max(done, 1.0), 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import types
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from langchain_openai import ChatOpenAI
 from langgraph_parallel import (
     AdaptiveLimit,
     ConcurrencyLimit,
+    _limits,
     adaptive_limit,
     create_orchestrator_graph,
 )
@@ -135,6 +137,52 @@ async def test_a_rejection_of_a_call_sent_before_the_last_cut_is_not_counted_twi
     await asyncio.sleep(0.05)  # a round trip has passed, but this call predates the cut
     limit.rejected(before)
     assert limit.limit == 36 and limit.rejections == 2
+
+
+async def test_slow_starts_first_429_halves_it_and_a_round_trip_later_it_is_what_completed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [0.0]
+    monkeypatch.setattr(_limits, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+
+    async def slow_start_to(level: int) -> AdaptiveLimit:
+        limit = AdaptiveLimit()
+        while limit.limit < level:  # round trips of 1 s, every place in use
+            n = limit.limit
+            await fill(limit, n)
+            clock[0] += 1
+            for _ in range(n):
+                limit.succeeded(clock[0] - 1)
+            empty(limit)
+        return limit
+
+    # A provider of capacity 40, and a slow start that doubled to 64 before its first 429.
+    limit = await slow_start_to(64)
+    assert limit.limit == 64 and limit.slow_start
+    limit.rejected(clock[0])
+    assert limit.limit == 32 and not limit.slow_start  # half: what it took a round trip ago
+    clock[0] += 0.5
+    for _ in range(39):  # the round trip after the cut: the provider completes its 40
+        limit.succeeded(clock[0] - 1)
+    assert limit.limit == 32
+    clock[0] += 0.5
+    limit.succeeded(clock[0] - 1)  # a round trip on: set to what completed, here up
+    assert limit.limit == 40
+
+    # What completed never lifts it above where the usual x0.9 would have left it.
+    limit = await slow_start_to(64)
+    limit.rejected(clock[0])
+    clock[0] += 0.5
+    for _ in range(99):  # more than it ever allowed: successes of another limit's calls
+        limit.succeeded(clock[0] - 1)
+    clock[0] += 0.5
+    limit.succeeded(clock[0] - 1)
+    assert limit.limit == 57  # 64 x 0.9
+
+    # A slow start from a given `initial` that meets a 429 at once is cut as usual.
+    guessed = AdaptiveLimit(initial=40)
+    guessed.rejected(clock[0])
+    assert guessed.limit == 36
 
 
 async def test_after_a_rejection_it_grows_one_per_round_trip_and_gently_near_capacity() -> None:

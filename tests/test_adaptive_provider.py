@@ -38,6 +38,15 @@ class Run:
         counts = self.server.counts
         return counts.get(429, 0) / sum(counts.values())
 
+    def rejected_by_round_trip(self) -> dict[int, int]:
+        """429s by the round trip (server latency since the start) their request was sent in."""
+        out: dict[int, int] = {}
+        for r in self.server.requests:
+            if r.status == 429:
+                trip = int((r.started - self.started) / self.server.latency)
+                out[trip] = out.get(trip, 0) + 1
+        return out
+
     def round_trips_until(self, level: float, after: float | None = None) -> float:
         """Round trips (server latencies) from `after` until in-flight first reached `level`."""
         start = self.started if after is None else after
@@ -156,7 +165,12 @@ async def test_auto_follows_a_capacity_that_drops_and_returns(clients: dict[str,
     # it is set to what succeeded), up 8-12.5 here (probe gently, then slow start again).
     assert down <= 12, f"took {down:.1f} round trips to come down"
     assert up <= 15, f"took {up:.1f} round trips to use the capacity again"
-    assert result.rejected_share() <= 0.10
+    trips = {k: (t - result.started) / latency for k, t in changes.items()}
+    limits = [(round((t - result.started) / latency, 1), limit) for t, limit, _, _ in history]
+    assert result.rejected_share() <= 0.10, (
+        f"429s by round trip {result.rejected_by_round_trip()}, changes at {trips}, "
+        f"limit by round trip {limits}"
+    )
 
 
 async def test_auto_sustains_a_token_buckets_rate(clients: dict[str, Any]) -> None:
