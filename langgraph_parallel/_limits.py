@@ -414,12 +414,11 @@ class AdaptiveLimit(ConcurrencyLimit):
         if self._settle is not None:  # after slow start's halving: to what completed,
             most, self._settle = self._settle, None  # up or down, but no higher than x0.9
             level = min(max(done, float(self.floor)), most)
-            if level >= self._value:
-                self._set(level)
-                return False
-            self._cut_at, self._since_cut = now, 0
+            lowered = level < self._value
+            if lowered:
+                self._cut_at, self._since_cut = now, 0
             self._set(level)
-            return True
+            return lowered
         if done >= 0.5 * self._value:  # not far off: that may be noise, and the cuts will do
             return False
         self._found, self._past = max(done, 1.0), 0
