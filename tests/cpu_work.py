@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -33,6 +34,24 @@ def timed_burn(item: Any) -> dict[str, Any]:
         "start": start,
         "end": time.time(),
     }
+
+
+def meet(state: dict[str, Any]) -> dict[str, Any]:
+    """Mark this process as started in `state["room"]`, then wait until `state["expect"]` have.
+
+    Proves "ran at once" by an event, not by timestamps: a branch returns only after every
+    other branch has started, which cannot happen if they run one after another. It gives up
+    after `state["patience"]` seconds (a spawned worker may take a while to start on a loaded
+    machine) and raises, so a pool that runs them in turn fails the test instead of hanging.
+    """
+    room = Path(state["room"])
+    (room / str(os.getpid())).touch()
+    deadline = time.monotonic() + state.get("patience", 60.0)
+    while len(list(room.iterdir())) < state["expect"]:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(list(room.iterdir()))} of {state['expect']} started")
+        time.sleep(0.01)
+    return {"pid": os.getpid()}
 
 
 def square(n: int) -> int:

@@ -7,10 +7,11 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
-from cpu_work import input_squared, square, timed_burn
+from cpu_work import input_squared, meet, square, timed_burn
 from helpers import Gauge
 from typing_extensions import TypedDict
 
@@ -28,16 +29,19 @@ def values(state: dict[str, Any]) -> list[Any]:
     return [r["value"] for r in state["results"]]
 
 
-def test_cpu_bound_branches_run_in_other_processes_at_the_same_time() -> None:
+def test_branches_run_in_other_processes_at_the_same_time(tmp_path: Path) -> None:
     class Work(TypedDict):
-        seconds: float
+        room: str
+        expect: int
 
     graph = create_fanout_graph(
-        {"a": timed_burn, "b": timed_burn}, values, state_schema=Work, executor="process"
+        {"a": meet, "b": meet}, values, state_schema=Work, executor="process"
     ).compile()
-    a, b = graph.invoke({"seconds": 0.5})["output"]
+    state = graph.invoke({"room": str(tmp_path), "expect": 2})
+    # Each branch returned only after the other had started (a file in the room per process).
+    assert [r["status"] for r in state["results"]] == ["ok", "ok"], state["results"]
+    a, b = state["output"]
     assert os.getpid() not in (a["pid"], b["pid"]) and a["pid"] != b["pid"]
-    assert a["start"] < b["end"] and b["start"] < a["end"]  # they overlapped
 
 
 def test_orchestrator_items_in_processes_keep_plan_order_and_record_failures() -> None:
