@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar, cast
 
 from langchain_core.runnables import RunnableConfig
@@ -134,7 +134,7 @@ class _Runner:
     fan-outs before.
     """
 
-    __slots__ = ("branch", "limit", "options", "scope", "unit", "writer")
+    __slots__ = ("branch", "limit", "options", "plain", "scope", "start", "unit", "writer")
 
     def __init__(
         self,
@@ -145,27 +145,93 @@ class _Runner:
         writer: StreamWriter | None,
     ) -> None:
         self.unit = unit
+        self.start = unit.starter()
         self.branch = branch
         self.options = options
         self.scope = scope
         self.writer = writer
         self.limit = scope.limit if scope is not None else None
+        # Most units have no cap, timeout, retry, budget or deadline (the defaults); they
+        # take `_plain`, which leaves out the paths only those need.
+        self.plain = (
+            self.limit is None
+            and options.timeout is None
+            and not options.retry
+            and (scope is None or (scope.token_budget is None and scope.deadline is None))
+        )
 
-    async def run(
+    def run(
         self,
         index: int,
         value: Any,
         config: RunnableConfig | None,
         own_context: bool,
         inline: bool = False,
+    ) -> Coroutine[Any, Any, BranchResult]:
+        """Run unit `index`; the coroutine gives its record (see `run_unit`)."""
+        return (self._plain if self.plain else self._full)(
+            index, value, config, own_context, inline
+        )
+
+    async def _plain(
+        self,
+        index: int,
+        value: Any,
+        config: RunnableConfig | None,
+        own_context: bool,
+        inline: bool,
     ) -> BranchResult:
-        """Run unit `index` and return its record (see `run_unit`)."""
+        """`_full` for a unit nothing limits (no cap, timeout, retry, budget or deadline).
+
+        One attempt, no wait for a place; a large fan-out runs this per item, so the
+        start and the success are written out here rather than through `_attempt` and
+        `_succeeded`.
+        """
+        branch, scope, writer = self.branch, self.scope, self.writer
+        record = _new_record(branch, index)
+        tokens = _enter(record, scope, config, own_context)
+        started: float | None = None
+        try:
+            if scope is not None and (stop := scope.stopped(branch, index)):
+                return self._stopped(record, stop, started)
+            record["attempts"] = 1
+            if writer is not None:
+                writer(start_event("start", branch, index, 1))
+            started = time.perf_counter()
+            try:
+                result = await self.start(value, config or context_config(), inline)
+            except GraphBubbleUp:
+                raise
+            except Exception as exc:
+                self._failed(record, exc, started)  # no retry: recorded, or raised (fail_fast)
+                return cast(BranchResult, record)
+            record["value"] = result
+            record["elapsed"] = time.perf_counter() - started
+            if writer is not None:
+                writer(end_event("finish", cast(BranchResult, record)))
+            return cast(BranchResult, record)
+        except asyncio.CancelledError:
+            if (stopped := self._cancelled(record, index, started)) is None:
+                raise
+            return stopped
+        finally:
+            if tokens is not None:
+                _exit(tokens)
+
+    async def _full(
+        self,
+        index: int,
+        value: Any,
+        config: RunnableConfig | None,
+        own_context: bool,
+        inline: bool,
+    ) -> BranchResult:
         record = _new_record(self.branch, index)
         tokens = _enter(record, self.scope, config, own_context)
         started: float | None = None
         keep = False  # still holding the limit's place while waiting out a 429
         try:
-            if self.scope is not None and (stop := self.scope.enter(self.branch, index)):
+            if self.scope is not None and (stop := self.scope.stopped(self.branch, index)):
                 return self._stopped(record, stop, started)
             while True:
                 place: Held | None = None
@@ -210,19 +276,25 @@ class _Runner:
                         self.limit.release()
                 await asyncio.sleep(delay)
         except asyncio.CancelledError:
-            stop = self.scope.leave(self.branch, index) if self.scope is not None else None
-            if stop is None:
+            if (stopped := self._cancelled(record, index, started)) is None:
                 raise
-            if (task := asyncio.current_task()) is not None:
-                task.uncancel()
-            return self._stopped(record, stop, started)
+            return stopped
         finally:
             if keep and self.limit is not None:  # stopped while waiting out a 429
                 self.limit.release()
-            if self.scope is not None:
-                self.scope.leave(self.branch, index)
             if tokens is not None:
                 _exit(tokens)
+
+    def _cancelled(
+        self, record: dict[str, Any], index: int, started: float | None
+    ) -> BranchResult | None:
+        """The record of a unit its run's scope stopped; `None` for any other cancellation."""
+        stop = self.scope.stopped(self.branch, index) if self.scope is not None else None
+        if stop is None:
+            return None
+        if (task := asyncio.current_task()) is not None:
+            task.uncancel()
+        return self._stopped(record, stop, started)
 
     def _left(self) -> float | None:
         """Seconds until the run's deadline, if it has one."""
@@ -423,7 +495,15 @@ async def run_unit(
     thread (see `Unit.__call__`).
     """
     runner = _Runner(unit, branch, options, scope, writer)
-    return await runner.run(index, value, config, False, inline)
+    task = asyncio.current_task() if scope is not None else None
+    if scope is None or task is None:
+        return await runner.run(index, value, config, False, inline)
+    registered = {branch: {index: task}}
+    scope.register(registered)
+    try:
+        return await runner.run(index, value, config, False, inline)
+    finally:
+        scope.unregister(registered)
 
 
 Job = tuple[Unit, str, int, Any]
@@ -450,23 +530,38 @@ async def run_units(
     """
     config = with_usage_collector(config)
     runners: dict[tuple[int, str], _Runner] = {}
+    runner: _Runner | None = None
+    started: dict[str, dict[int, asyncio.Task[BranchResult]]] = {}
     shared = (var_child_runnable_config.set(config), _unit_scope.set(scope))
+    loop = asyncio.get_running_loop()
     try:
         tasks = []
         for unit, branch, index, value in jobs:
-            runner = runners.get((id(unit), branch))
-            if runner is None:
-                runner = runners[id(unit), branch] = _Runner(unit, branch, options, scope, writer)
+            if runner is None or runner.unit is not unit or runner.branch != branch:
+                runner = runners.get((id(unit), branch))
+                if runner is None:
+                    runner = _Runner(unit, branch, options, scope, writer)
+                    runners[id(unit), branch] = runner
+                    by_index = started[branch] = started.get(branch, {})
+                else:
+                    by_index = started[branch]
             item_config = unit_config(config, branch, index) if unit.uses_config else None
-            tasks.append(asyncio.ensure_future(runner.run(index, value, item_config, True)))
+            task = loop.create_task(runner.run(index, value, item_config, True))
+            tasks.append(task)
+            by_index[index] = task
     finally:
         _unit_scope.reset(shared[1])
         var_child_runnable_config.reset(shared[0])
+    if scope is not None:  # before any task starts: a stop from now on reaches each one
+        scope.register(started)
     try:
         _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
     except BaseException:
         await _cancel_all(tasks)
         raise
+    finally:
+        if scope is not None:
+            scope.unregister(started)
     if pending:
         await _cancel_all(pending)
     for task in tasks:

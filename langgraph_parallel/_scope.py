@@ -13,7 +13,7 @@ import threading
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -49,6 +49,8 @@ class RunScope:
     tokens: int = 0
     deadline: float | None = None
     """When (`time.time()`) the run's units must be done, if it has a deadline."""
+    any_stopped: bool = False
+    """Whether `stop` was ever called: until then no unit needs to look for its stop."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # branch -> index -> ...: integer keys, because a tuple key per running unit is one more
     # object per unit for the garbage collector (see `_runner._Runner`).
@@ -72,29 +74,37 @@ class RunScope:
                 self._attached[key] = make()
             return cast(T, self._attached[key])
 
-    def enter(self, branch: str, index: int) -> StopReason | None:
-        """Register the current task as unit `(branch, index)`; return why it must not run."""
-        with self._lock:
-            stopped = self._stopped.get(branch)
-            if stopped is not None and index in stopped:
-                return stopped[index]
-            task = asyncio.current_task()
-            if task is not None:
-                self._running.setdefault(branch, {})[index] = task
-        return None
+    def register(self, units: Mapping[str, Mapping[int, asyncio.Task[Any]]]) -> None:
+        """Register the tasks running units, by branch and index, so `stop` can cancel them.
 
-    def leave(self, branch: str, index: int) -> StopReason | None:
-        """Unregister unit `(branch, index)`; return why it was stopped, if it was."""
+        A batch registers all its units at once (one lock for thousands of units), before
+        any of them starts.
+        """
         with self._lock:
-            running = self._running.get(branch)
-            if running is not None:
-                running.pop(index, None)
+            for branch, tasks in units.items():
+                self._running.setdefault(branch, {}).update(tasks)
+
+    def unregister(self, units: Mapping[str, Iterable[int]]) -> None:
+        """Forget the tasks of units, by branch and index, once they have ended."""
+        with self._lock:
+            for branch, indexes in units.items():
+                running = self._running.get(branch)
+                if running is not None:
+                    for index in indexes:
+                        running.pop(index, None)
+
+    def stopped(self, branch: str, index: int) -> StopReason | None:
+        """Why unit `(branch, index)` was stopped, if it was (so it must not start)."""
+        if not self.any_stopped:  # most runs stop nothing: no lock then
+            return None
+        with self._lock:
             stopped = self._stopped.get(branch)
             return None if stopped is None else stopped.get(index)
 
     def stop(self, units: Iterable[tuple[str, int]], reason: StopReason) -> None:
         """Stop units: cancel those running, and keep those not started from starting."""
         with self._lock:
+            self.any_stopped = True
             for branch, index in units:
                 stopped = self._stopped.setdefault(branch, {})
                 if index in stopped:
