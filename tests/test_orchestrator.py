@@ -79,6 +79,28 @@ def test_every_item_reaches_the_worker_exactly_once(chunk_size: Any) -> None:
     assert sorted(seen) == sorted(plan)
 
 
+@pytest.mark.parametrize(
+    ("count", "saved", "tasks"),
+    [(10, False, 10), (16, False, 16), (1000, False, 16), (64, True, 64), (1000, True, 63)],
+)
+def test_auto_chunks_are_few_without_a_checkpointer_and_small_with_one(
+    count: int, saved: bool, tasks: int
+) -> None:
+    """Without a checkpointer nothing is resumed, so a long plan goes in 16 worker tasks; with
+    one, in 64, so a crash re-runs less finished work (a chunk is saved when it ends)."""
+    graph = create_orchestrator_graph(lambda s: list(range(count)), lambda i: i, values).compile(
+        checkpointer=InMemorySaver() if saved else None
+    )
+    config: Any = {"configurable": {"thread_id": "chunks"}} if saved else {}
+    chunks = [
+        [r["index"] for r in part["worker"]["results"]]
+        for part in graph.stream({"input": None}, config, stream_mode="updates")
+        if "worker" in part
+    ]
+    assert len(chunks) == tasks
+    assert sorted(i for c in chunks for i in c) == list(range(count))
+
+
 def test_an_empty_plan_still_reaches_the_synthesizer() -> None:
     calls: list[list[Any]] = []
 

@@ -201,6 +201,15 @@ def _type_name(hint: Any) -> str:
     return getattr(hint, "__name__", None) or repr(hint).replace("typing.", "")
 
 
+def checkpointer_of(config: RunnableConfig | None) -> Any:
+    """The checkpointer the running graph saves to, or `None`.
+
+    Read at run time, not when the graph is built: a graph compiled without one inherits its
+    parent's as a subgraph, and `langgraph dev` gives every graph one.
+    """
+    return (config or {}).get("configurable", {}).get(CONFIG_KEY_CHECKPOINTER)
+
+
 def check_saveable(
     values: Sequence[tuple[str, Any]], config: RunnableConfig | None, error: type[ValueError]
 ) -> None:
@@ -210,8 +219,7 @@ def check_saveable(
     in a run, with a bare `TypeError` that names neither the value nor the fix. The batch is
     serialised once; values are tried one by one only when that fails.
     """
-    checkpointer = (config or {}).get("configurable", {}).get(CONFIG_KEY_CHECKPOINTER)
-    serde = getattr(checkpointer, "serde", None)
+    serde = getattr(checkpointer_of(config), "serde", None)
     if serde is None:
         return
     try:

@@ -28,7 +28,7 @@ from langgraph_parallel._telemetry import stream_writer
 from langgraph_parallel._unit import Unit
 from langgraph_parallel.errors import InvalidPlanError
 from langgraph_parallel.graphs._graph import ParallelStateGraph
-from langgraph_parallel.graphs._input import StateSpec, check_saveable
+from langgraph_parallel.graphs._input import StateSpec, check_saveable, checkpointer_of
 from langgraph_parallel.graphs._nodes import deadline_at, join_node, run_scope_for
 from langgraph_parallel.state.schemas import OrchestratorState
 
@@ -38,7 +38,16 @@ WORKER = "worker"
 SYNTHESIZER = "synthesizer"
 
 MAX_TASKS = 64
-"""With `chunk_size="auto"`, plans longer than this are sent as at most this many chunks."""
+"""With `chunk_size="auto"` and a checkpointer, longer plans are sent as this many chunks.
+
+A chunk's records are saved when its slowest item ends, so a crash re-runs each unfinished
+chunk whole: many small chunks lose less finished work.
+"""
+
+MAX_TASKS_UNSAVED = 16
+"""The same without a checkpointer: nothing is saved or resumed, so fewer, larger chunks cost
+less (LangGraph's bookkeeping is about 0.3 ms per task; at 1,000 items, 64 tasks took the run
+from 1.19x to 1.36x the time of `asyncio.gather`)."""
 
 
 def _planner_node(planner: Unit, state: StateSpec) -> NodeFunc:
@@ -72,11 +81,14 @@ def _dispatch_node(max_items: int) -> NodeFunc:
     return dispatch
 
 
-def chunk(count: int, chunk_size: int | Literal["auto"]) -> int:
-    """How many items each worker task takes for a plan of `count` items."""
+def chunk(count: int, chunk_size: int | Literal["auto"], *, saved: bool = True) -> int:
+    """How many items each worker task takes for a plan of `count` items.
+
+    `saved`: whether the run has a checkpointer (see `MAX_TASKS`).
+    """
     if chunk_size != "auto":
         return chunk_size
-    return max(1, math.ceil(count / MAX_TASKS))
+    return max(1, math.ceil(count / (MAX_TASKS if saved else MAX_TASKS_UNSAVED)))
 
 
 def _worker_node(worker: Unit, options: RunOptions, writes: str | None) -> NodeFunc:
@@ -137,9 +149,10 @@ def create_orchestrator_graph(
             with workers returning `[section]`).
         max_items: The most work items a plan may have; a longer plan stops the run with
             `InvalidPlanError` before any worker runs, and the plan stays in state.
-        chunk_size: Items per worker task, or `"auto"`: one item per task for plans of up
-            to 64 items (each item then resumes on its own after a crash), else at most 64
-            tasks. Workers that call `interrupt()` need `chunk_size=1`.
+        chunk_size: Items per worker task, or `"auto"`: with a checkpointer, one item per
+            task for plans of up to 64 items (each item then resumes on its own after a
+            crash), else 64 tasks; without one (nothing to resume), the same with 16. Workers
+            that call `interrupt()` need `chunk_size=1`.
         on_error: See `ParallelOptions.on_error`.
         min_successes: See `ParallelOptions.min_successes`.
         timeout: See `ParallelOptions.timeout`.
@@ -237,14 +250,16 @@ def create_orchestrator_graph(
         retry_policy=node_retry,
     )
 
-    def sends(values: dict[str, Any], only: Collection[int] | None = None) -> list[Send]:
+    def sends(
+        values: dict[str, Any], only: Collection[int] | None = None, saved: bool = True
+    ) -> list[Send]:
         indexed = [
             (index, item)
             for index, item in enumerate(values["plan"])
             if only is None or index in only
         ]
         size, scope, due = (
-            chunk(len(indexed), chunk_size),
+            chunk(len(indexed), chunk_size, saved=saved),
             new_scope_id(),
             deadline_at(options.deadline),
         )
@@ -253,8 +268,8 @@ def create_orchestrator_graph(
             for start in range(0, len(indexed), size)
         ]
 
-    def send_items(values: dict[str, Any]) -> list[Send] | str:
-        return sends(values) or SYNTHESIZER
+    def send_items(values: dict[str, Any], config: RunnableConfig) -> list[Send] | str:
+        return sends(values, saved=checkpointer_of(config) is not None) or SYNTHESIZER
 
     builder.unit_sends = sends
 
