@@ -94,7 +94,10 @@ def chunk(count: int, chunk_size: int | Literal["auto"], *, saved: bool = True) 
 def _worker_node(worker: Unit, options: RunOptions, writes: str | None) -> NodeFunc:
     async def work(payload: dict[str, Any], config: RunnableConfig) -> list[Command[Any]]:
         records = await run_units(
-            ((worker, WORKER, index, item) for index, item in payload["items"]),
+            (
+                (worker, WORKER, index, item)
+                for index, item in zip(payload["indexes"], payload["items"], strict=True)
+            ),
             config=config,
             options=options,
             scope=run_scope_for(payload, options),
@@ -253,19 +256,27 @@ def create_orchestrator_graph(
     def sends(
         values: dict[str, Any], only: Collection[int] | None = None, saved: bool = True
     ) -> list[Send]:
-        indexed = [
-            (index, item)
-            for index, item in enumerate(values["plan"])
-            if only is None or index in only
-        ]
+        plan = values["plan"]
+        indexes = [i for i in range(len(plan)) if only is None or i in only]
+        items = plan if only is None else [plan[i] for i in indexes]
         size, scope, due = (
-            chunk(len(indexed), chunk_size, saved=saved),
+            chunk(len(indexes), chunk_size, saved=saved),
             new_scope_id(),
             deadline_at(options.deadline),
         )
+        # Indexes and items in two lists, not a pair per item: a pair is one more object per
+        # waiting item for the garbage collector (see `_runner._Runner`).
         return [
-            Send(WORKER, {"items": indexed[start : start + size], "scope": scope, "deadline": due})
-            for start in range(0, len(indexed), size)
+            Send(
+                WORKER,
+                {
+                    "items": items[start : start + size],
+                    "indexes": indexes[start : start + size],
+                    "scope": scope,
+                    "deadline": due,
+                },
+            )
+            for start in range(0, len(indexes), size)
         ]
 
     def send_items(values: dict[str, Any], config: RunnableConfig) -> list[Send] | str:
