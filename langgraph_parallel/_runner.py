@@ -538,13 +538,10 @@ async def run_units(
         tasks = []
         for unit, branch, index, value in jobs:
             if runner is None or runner.unit is not unit or runner.branch != branch:
-                runner = runners.get((id(unit), branch))
-                if runner is None:
-                    runner = _Runner(unit, branch, options, scope, writer)
-                    runners[id(unit), branch] = runner
-                    by_index = started[branch] = started.get(branch, {})
-                else:
-                    by_index = started[branch]
+                key = (id(unit), branch)
+                if key not in runners:
+                    runners[key] = _Runner(unit, branch, options, scope, writer)
+                runner, by_index = runners[key], started.setdefault(branch, {})
             item_config = unit_config(config, branch, index) if unit.uses_config else None
             task = loop.create_task(runner.run(index, value, item_config, True))
             tasks.append(task)
@@ -552,6 +549,8 @@ async def run_units(
     finally:
         _unit_scope.reset(shared[1])
         var_child_runnable_config.reset(shared[0])
+    if not tasks:
+        return []
     if scope is not None:  # before any task starts: a stop from now on reaches each one
         scope.register(started)
     try:

@@ -337,6 +337,16 @@ class TestParallelToolNode:
         assert second.status == "error" and "RuntimeError: tool broke" in second.content
         assert third.status == "error" and "no tool 'missing'" in third.content
 
+    def test_calls_only_to_unknown_tools_get_error_messages_not_a_crash(self) -> None:
+        def ok(x: int) -> int:
+            """Ok."""
+            return x
+
+        message = self.calls(("missing", {}), ("also_missing", {"x": 1}))
+        out = in_graph(parallel_tool_node([ok])).invoke({"messages": [message]})["messages"][1:]
+        assert [(m.tool_call_id, m.status) for m in out] == [("c0", "error"), ("c1", "error")]
+        assert "no tool 'missing'; use one of: ok" in out[0].content
+
     def test_calls_run_at_once_each_with_a_timeout(self) -> None:
         started: list[float] = []
         all_started = asyncio.Event()
