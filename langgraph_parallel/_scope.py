@@ -49,7 +49,7 @@ class RunScope:
     tokens: int = 0
     deadline: float | None = None
     """When (`time.time()`) the run's units must be done, if it has a deadline."""
-    any_stopped: bool = False
+    any_stopped: bool = field(default=False, init=False)
     """Whether `stop` was ever called: until then no unit needs to look for its stop."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # branch -> index -> ...: integer keys, because a tuple key per running unit is one more

@@ -30,6 +30,17 @@ _INJECTABLE = ("config", "writer", "store", "runtime")
 _KEYWORD_KINDS = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
+def _direct_caller(fn: Callable[..., Any], takes_config: bool) -> Callable[..., Any]:
+    """`fn` called with its input, and its config when it takes one.
+
+    The closure also takes (and ignores) `inline`, so the runner can start an async unit
+    through it directly (`Unit.starter`).
+    """
+    if takes_config:
+        return lambda value, config, inline=False: fn(value, config=config)
+    return lambda value, config, inline=False: fn(value)
+
+
 def _injectable(fn: Any) -> frozenset[str]:
     """Which of LangGraph's node arguments (`config`, `writer`, `store`, `runtime`) `fn` takes.
 
@@ -104,6 +115,7 @@ class Unit:
 
     __slots__ = (
         "_submit_options",
+        "call_direct",
         "direct",
         "executor",
         "injected",
@@ -118,6 +130,7 @@ class Unit:
     def __init__(self, thing: Any, *, label: str, executor: ExecutorLike | None = None) -> None:
         self.label = label
         self.direct: Callable[..., Any] | None = None
+        self.call_direct: Callable[..., Any] | None = None
         self.takes_config = False
         self.executor: concurrent.futures.Executor | None = None
         self.injected: frozenset[str] = frozenset()
@@ -136,6 +149,7 @@ class Unit:
             self.injected = _injectable(thing)
             if self.injected <= {"config"}:
                 self.direct, self.takes_config = thing, bool(self.injected)
+                self.call_direct = _direct_caller(thing, self.takes_config)
             else:
                 self.runnable = _Injecting(thing, self.injected)
         else:
@@ -190,21 +204,19 @@ class Unit:
         must stop early. It saves handing each unit to a second thread.
         """
         if inline and self.sync and self.executor is None and self.threads is None:
-            return _now(
-                self.runnable.invoke if self.direct is None else self._call_direct, value, config
-            )
+            return _now(self.call_direct or self.runnable.invoke, value, config)
         if self.executor is not None:
             assert self.remote is not None
             args = _remote.pack(self.remote, value, config)  # a TypeError here names the unit
             future = self.executor.submit(_remote.call, self.remote, args, **self._submit_options)
             return _remote.submitted(future)
         if self.sync:
-            call = self.runnable.invoke if self.direct is None else self._call_direct
+            call = self.call_direct or self.runnable.invoke
             return asyncio.get_running_loop().run_in_executor(
                 self.threads or sync_pool(), contextvars.copy_context().run, call, value, config
             )
-        if self.direct is not None:
-            return self._call_direct(value, config)  # type: ignore[no-any-return]
+        if self.call_direct is not None:
+            return self.call_direct(value, config)  # type: ignore[no-any-return]
         return self.runnable.ainvoke(value, config)
 
     def starter(self) -> Callable[[Any, RunnableConfig, bool], Awaitable[Any]]:
@@ -213,13 +225,6 @@ class Unit:
         `self`, or, for an async function that runs in this process, a closure that calls it
         at once: a large fan-out starts it per item, and this saves two calls each time.
         """
-        fn = self.direct
-        if fn is None or self.sync or self.executor is not None:
+        if self.call_direct is None or self.sync or self.executor is not None:
             return self
-        if self.takes_config:
-            return lambda value, config, inline: fn(value, config=config)
-        return lambda value, config, inline: fn(value)
-
-    def _call_direct(self, value: Any, config: RunnableConfig) -> Any:
-        assert self.direct is not None
-        return self.direct(value, config=config) if self.takes_config else self.direct(value)
+        return self.call_direct
