@@ -15,6 +15,7 @@ from langgraph_parallel import _remote
 from langgraph_parallel._bridge import process_pool, sync_pool
 from langgraph_parallel._options import ExecutorLike
 from langgraph_parallel._telemetry import context_config, does_nothing, stream_writer
+from langgraph_parallel.models._http import loop_safe
 
 
 async def _now(call: Callable[..., Any], value: Any, config: RunnableConfig) -> Any:
@@ -105,7 +106,9 @@ class Unit:
 
     Plain functions get LangGraph's own argument injection (`config`, `writer`, `runtime`,
     `store`), exactly as if they were nodes; one that takes nothing to inject is called
-    directly, which keeps large fan-outs light. Sync callables run on `sync_pool()`.
+    directly, which keeps large fan-outs light. Sync callables run on `sync_pool()`. A
+    Runnable's OpenAI models with default clients are replaced by loop-safe copies
+    (`loop_safe`).
 
     A `ThreadPoolExecutor` given as `executor` takes the place of that pool. Any other
     executor (see `ExecutorLike`) is taken to run calls in another process: any unit (sync
@@ -138,7 +141,7 @@ class Unit:
         self.threads: concurrent.futures.ThreadPoolExecutor | None = None
         self._submit_options: dict[str, Any] = {}
         if isinstance(thing, Runnable):
-            self.runnable: Runnable[Any, Any] = thing
+            self.runnable: Runnable[Any, Any] = loop_safe(thing)
             self.sync = isinstance(thing, RunnableLambda) and not hasattr(thing, "afunc")
         elif callable(thing):
             if inspect.isgeneratorfunction(thing) or inspect.isasyncgenfunction(thing):

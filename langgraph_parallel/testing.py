@@ -16,9 +16,11 @@ over time (`in_flight_series()`) and their time-weighted mean (`mean_in_flight()
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
+import socket
 import sys
 import threading
 import time
@@ -83,7 +85,8 @@ class FakeOpenAIServer:
     `retry_after` and `latency` can be changed while the server runs.
 
     Measured, on the `time.perf_counter()` clock: `requests` (every request, with its
-    `status`), `counts` (responses sent per status), `in_flight` and `peak_in_flight`
+    `status`), `counts` (responses sent per status), `open_connections`, `in_flight` and
+    `peak_in_flight`
     (requests being served: admitted and not yet answered, hangs included, 429s answered at
     once not), `in_flight_series()` and `mean_in_flight()`.
 
@@ -100,11 +103,11 @@ class FakeOpenAIServer:
             The bucket starts full.
         retry_after: Seconds the 429 of a full `capacity` tells the client to wait;
             `None` (default): `latency`.
-        keep_alive: Keep connections open between JSON answers, as real providers do,
-            instead of closing each one (the default, so no pooled client socket outlives
-            a test). Close the HTTP clients you made before the server, or their pooled
-            sockets are reported as unclosed. Opening a connection per request costs the
-            client a few milliseconds, which at 100 requests a second is what limits it.
+        keep_alive: Keep connections open between answers, as every real provider does
+            (the default). `False` closes each connection after its answer: that hides
+            every bug of a client whose pooled connections are used from the wrong event
+            loop, so use it only to measure what a new connection per request costs.
+            `close()` closes the connections still open.
 
     Example:
         ```python
@@ -158,7 +161,7 @@ class FakeOpenAIServer:
         rate: float | None = None,
         burst: float = 1.0,
         retry_after: float | None = None,
-        keep_alive: bool = False,
+        keep_alive: bool = True,
     ) -> None:
         self.latency = latency
         self.keep_alive = keep_alive
@@ -180,6 +183,7 @@ class FakeOpenAIServer:
         self.burst = burst
         self.rate = rate
         self.retry_after = retry_after
+        self._connections: set[socket.socket] = set()
         self._server = _Listener(("127.0.0.1", port), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -266,6 +270,12 @@ class FakeOpenAIServer:
         """How many requests arrived."""
         return len(self.requests)
 
+    @property
+    def open_connections(self) -> int:
+        """How many client connections are open now (kept alive, or serving a request)."""
+        with self._lock:
+            return len(self._connections)
+
     def when(self, contains: str, *steps: Step) -> None:
         """Requests whose messages contain `contains` take `steps` in turn, then answer."""
         with self._lock:
@@ -312,11 +322,24 @@ class FakeOpenAIServer:
             self.peak_in_flight = self.in_flight
 
     def close(self) -> None:
-        """Stop the server; hanging requests are released and their connections closed."""
+        """Stop the server; hanging requests are released, open connections closed."""
         self._closing.set()
         self._server.shutdown()
         self._server.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:  # a kept-alive client sees the end as a real one would
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
         self._thread.join(timeout=5)
+
+    def _opened(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._connections.add(connection)
+
+    def _closed(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._connections.discard(connection)
 
     def __enter__(self) -> FakeOpenAIServer:
         return self
@@ -497,6 +520,16 @@ def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             return
 
+        def setup(self) -> None:
+            super().setup()
+            server._opened(self.connection)
+
+        def finish(self) -> None:
+            try:
+                super().finish()
+            finally:
+                server._closed(self.connection)
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
@@ -558,13 +591,23 @@ def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             server._answer(request, 200)
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Connection", "close")
+            if server.keep_alive:  # chunked, as real servers stream: the connection stays
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Connection", "close")
             self.end_headers()
-            for chunk in _stream_chunks(completion):
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                self.wfile.flush()
-            self.wfile.write(b"data: [DONE]\n\n")
-            self.close_connection = True
+            events = [f"data: {json.dumps(chunk)}\n\n" for chunk in _stream_chunks(completion)]
+            for event in [*events, "data: [DONE]\n\n"]:
+                self._send_event(event.encode())
+            if server.keep_alive:
+                self.wfile.write(b"0\r\n\r\n")
+            self.close_connection = not server.keep_alive
+
+        def _send_event(self, data: bytes) -> None:
+            if server.keep_alive:
+                data = b"%x\r\n%s\r\n" % (len(data), data)
+            self.wfile.write(data)
+            self.wfile.flush()
 
     return Handler
 

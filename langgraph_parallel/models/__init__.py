@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from langgraph_parallel._lazy import lazy as _lazy
 
 if TYPE_CHECKING:
+    from langgraph_parallel.models._http import loop_safe
+    from langgraph_parallel.models._per_loop import LoopSafeAsyncTransport
     from langgraph_parallel.models._resolve import (
         DEFAULT_OPENAI_MODEL,
         MODEL_ENV,
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     )
 
 _WHERE = {
+    "loop_safe": "langgraph_parallel.models._http",
+    "LoopSafeAsyncTransport": "langgraph_parallel.models._per_loop",
     **dict.fromkeys(
         ["DEFAULT_OPENAI_MODEL", "MODEL_ENV", "ModelLike", "is_simulated", "resolve_model"],
         "langgraph_parallel.models._resolve",
@@ -39,9 +43,11 @@ __all__ = [
     "MODEL_ENV",
     "SIMULATED_NOTICE",
     "Latency",
+    "LoopSafeAsyncTransport",
     "ModelLike",
     "SimulatedChatModel",
     "SimulatedModelError",
     "is_simulated",
+    "loop_safe",
     "resolve_model",
 ]

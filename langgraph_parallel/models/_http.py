@@ -1,30 +1,39 @@
-"""An HTTP transport that shows an `AdaptiveLimit` every 429 where it happens.
+"""The HTTP clients the package gives OpenAI models, and the copies of models that use them.
 
-The `openai` client retries a 429 itself (`max_retries=2` by default), so a limit that only
-sees the errors a branch raises never learns of most of them. This transport sits under the
-client: each request holds a place in the limit, a 429 shrinks it and is sent again after
-the provider's `Retry-After` (the client never sees it, so it costs no retry of the
-client's or the branch's), and a success lets it grow.
+Their transport shows an `AdaptiveLimit` every 429 where it happens. The `openai` client
+retries a 429 itself (`max_retries=2` by default), so a limit that only sees the errors a
+branch raises never learns of most of them. The transport sits under the client: each
+request holds a place in the limit, a 429 shrinks it and is sent again after the provider's
+`Retry-After` (the client never sees it, so it costs no retry of the client's or the
+branch's), and a success lets it grow.
 
 Which limit: the transport's own (`llm_node(max_concurrency="auto")`), else the one the
 current unit of work holds (a graph built with `max_concurrency="auto"`); then the unit's
 place is used, not a second one. With neither, requests pass straight through.
+
+The async transport sends through a `LoopSafeAsyncTransport`, so these clients work from
+any event loop. `limited` and `loop_safe` copy a model onto them: the first for a limit,
+the second for every OpenAI model the package resolves or receives.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import itertools
 import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar, cast
 
 import httpx
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable
+from pydantic import BaseModel
 
 from langgraph_parallel._limits import AdaptiveLimit, Held, held, retry_after_seconds
+from langgraph_parallel.models._per_loop import LoopSafeAsyncTransport
 
 if TYPE_CHECKING:
     from langchain_openai.chat_models.base import BaseChatOpenAI
@@ -128,15 +137,15 @@ class AdaptiveAsyncTransport(httpx.AsyncBaseTransport):
 
     Args:
         limit: Its own limit (e.g. one per provider), or `None` to use the current unit's.
-        inner: The transport that sends the requests (default: httpx's, with openai's
-            connection limits).
+        inner: The transport that sends the requests (default: a `LoopSafeAsyncTransport`,
+            with openai's connection limits).
     """
 
     def __init__(
         self, limit: AdaptiveLimit | None = None, inner: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self.limit = limit
-        self._inner = inner or httpx.AsyncHTTPTransport(limits=_CONNECTIONS)
+        self._inner = inner or LoopSafeAsyncTransport(limits=_CONNECTIONS)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request`, holding a place in the limit and absorbing its 429s."""
@@ -246,6 +255,19 @@ _shared_lock = threading.Lock()
 _unlimited: dict[str, Any] = {}
 
 
+def _close_shared() -> None:
+    """At exit: close the shared sync clients' kept-alive connections (the async clients'
+    pools close with their event loops)."""
+    with _shared_lock:
+        pairs = [_unlimited, *_shared.values()]
+    for clients in pairs:
+        if "http_client" in clients:
+            clients["http_client"].close()
+
+
+atexit.register(_close_shared)
+
+
 def shared_http_clients(limit: AdaptiveLimit | None) -> dict[str, Any]:
     """The process's one pair of clients for `limit`, made on first use.
 
@@ -303,6 +325,90 @@ def limited(model: BaseChatModel, limit: AdaptiveLimit | None) -> BaseChatModel:
         root = root.with_options(http_client=clients["http_client"])
         update |= {"root_client": root, "client": root.chat.completions}
     return model.model_copy(update=update)
+
+
+R = TypeVar("R")
+
+
+def loop_safe(thing: R) -> R:
+    """A copy of a chat model, or of a chain, whose OpenAI clients work from any event loop.
+
+    `ChatOpenAI` (and `AzureChatOpenAI`) built with their default HTTP clients share one
+    async client per process (langchain#35783), bound to the event loop that first used it:
+    called again under another loop (`asyncio.run` per call, several threads, a notebook
+    and a script) they fail with "bound to a different event loop" or "Event loop is
+    closed", or hang. The copy's clients keep one connection pool per event loop. The
+    package does this itself to every model it resolves or receives (a spec string,
+    `llm_node(prompt, model)`, a chain given as a branch, worker or voter); use this for
+    the models your own code calls.
+
+    A model or chain is searched for chat models through its fields (`prompt | model`,
+    `model.bind_tools(...)`, `with_structured_output`, fallbacks, parallel maps); anything
+    else, and a model whose HTTP client you passed yourself (`http_async_client=`), is
+    returned unchanged: give such a client a `LoopSafeAsyncTransport`, or use it from one
+    loop. The original is never changed.
+
+    Args:
+        thing: A chat model, a Runnable, or anything else.
+
+    Returns:
+        The loop-safe copy, or `thing` itself when nothing in it needed one.
+
+    Example:
+        ```python
+        import asyncio
+
+        from langchain_openai import ChatOpenAI
+        from langgraph_parallel.models import loop_safe
+        from langgraph_parallel.testing import FakeOpenAIServer
+
+        with FakeOpenAIServer(latency=0.0) as server:
+            model = loop_safe(ChatOpenAI(base_url=server.base_url, api_key="sk-test"))
+            for _ in range(3):  # a new event loop each time
+                assert asyncio.run(model.ainvoke("hi")).content.startswith("[fake server]")
+        ```
+    """
+    return cast(R, _loop_safe(thing, {}))
+
+
+def _loop_safe(thing: Any, seen: dict[int, Any]) -> Any:
+    if id(thing) in seen:
+        return seen[id(thing)]
+    seen[id(thing)] = thing  # a cycle back here keeps the original
+    if isinstance(thing, BaseChatModel):
+        done: Any = limited(thing, None) if _default_clients(thing) else thing
+    elif isinstance(thing, Runnable) and isinstance(thing, BaseModel):
+        update = {}
+        for name in type(thing).model_fields:
+            value = getattr(thing, name, None)
+            safe = _loop_safe_value(value, seen)
+            if safe is not value:
+                update[name] = safe
+        done = thing.model_copy(update=update) if update else thing
+    else:
+        done = thing
+    seen[id(thing)] = done
+    return done
+
+
+def _loop_safe_value(value: Any, seen: dict[int, Any]) -> Any:
+    """A field's value with the Runnables in it (directly, in a list or a dict) made safe."""
+    if isinstance(value, Runnable):
+        return _loop_safe(value, seen)
+    if isinstance(value, list | tuple) and any(isinstance(v, Runnable) for v in value):
+        items = [_loop_safe_value(v, seen) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return type(value)(items)
+    if isinstance(value, dict) and any(isinstance(v, Runnable) for v in value.values()):
+        mapped = {k: _loop_safe_value(v, seen) for k, v in value.items()}
+        return value if all(mapped[k] is v for k, v in value.items()) else mapped
+    return value
+
+
+def _default_clients(model: BaseChatModel) -> bool:
+    """Whether `model` is an OpenAI model whose async client is langchain's shared default."""
+    return _openai(model) and model.http_async_client is None and model.http_client is None
 
 
 def provider_key(model: BaseChatModel) -> tuple[str, str | None, str | None]:

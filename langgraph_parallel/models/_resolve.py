@@ -23,7 +23,9 @@ def resolve_model(
 ) -> BaseChatModel:
     """Turn a model argument into a chat model.
 
-    - A `BaseChatModel` instance is used as given (any LangChain chat model works).
+    - A `BaseChatModel` instance is used as given (any LangChain chat model works), except
+      that an OpenAI model with langchain's default HTTP clients is replaced by a copy with
+      clients that work from any event loop (`loop_safe`).
     - `"openai:<name>"` builds `ChatOpenAI`, honouring `OPENAI_API_KEY` and `OPENAI_BASE_URL`,
       so a local OpenAI-compatible server (vLLM, Ollama, LM Studio) works too.
     - `"simulated"` (or `"simulated:<seed>"`) is the offline `SimulatedChatModel`.
@@ -58,7 +60,9 @@ def resolve_model(
         ```
     """
     if isinstance(model, BaseChatModel):
-        return model
+        from langgraph_parallel.models._http import loop_safe
+
+        return loop_safe(model)
     env = os.environ if env is None else env
     if model is None:
         model = env.get(MODEL_ENV) or None

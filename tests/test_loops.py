@@ -1,0 +1,152 @@
+"""HTTP clients that work from any event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+from typing import Any
+
+import httpx
+import pytest
+from helpers import wait_until
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.tools import tool
+from langchain_openai import ChatOpenAI
+
+from langgraph_parallel.models import (
+    LoopSafeAsyncTransport,
+    SimulatedChatModel,
+    loop_safe,
+    resolve_model,
+)
+from langgraph_parallel.testing import FakeOpenAIServer
+
+
+@pytest.fixture(scope="module")
+def server() -> Any:
+    with FakeOpenAIServer(latency=0.0) as running:
+        yield running
+
+
+LEAVES_A_SOCKET = pytest.mark.filterwarnings(
+    "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
+)
+"""For a test that strands a connection on a closed loop on purpose."""
+
+
+def post(client: httpx.AsyncClient) -> Any:
+    async def one() -> int:
+        response = await client.post("/chat/completions", json={"messages": []})
+        return response.status_code
+
+    return one
+
+
+class TestLoopSafeTransport:
+    @LEAVES_A_SOCKET
+    def test_a_plain_client_fails_on_a_second_loop_against_a_server_that_keeps_connections(
+        self, server: FakeOpenAIServer
+    ) -> None:
+        """The premise: what langchain#35783 and every module-level client run into."""
+        client = httpx.AsyncClient(base_url=server.base_url)
+        assert asyncio.run(post(client)()) == 200
+        with pytest.raises(RuntimeError, match="Event loop is closed"):
+            asyncio.run(post(client)())
+        del client
+        gc.collect()  # its connection, stranded on the closed loop, is reported here
+
+    def test_one_pool_per_loop_each_closed_when_its_loop_ends(
+        self, server: FakeOpenAIServer
+    ) -> None:
+        transport = LoopSafeAsyncTransport()
+        client = httpx.AsyncClient(base_url=server.base_url, transport=transport)
+
+        async def ask() -> tuple[int, int]:
+            return await post(client)(), transport.pools()
+
+        assert [asyncio.run(ask()) for _ in range(5)] == [(200, 1)] * 5
+        assert transport.pools() == 0  # each asyncio.run closed its loop's pool
+        wait_until(lambda: server.open_connections == 0, 10, "the connections to close")
+
+    def test_two_loops_use_one_client_at_once(self, server: FakeOpenAIServer) -> None:
+        transport = LoopSafeAsyncTransport()
+        client = httpx.AsyncClient(base_url=server.base_url, transport=transport)
+        pools: list[int] = []
+        both = threading.Barrier(2, action=lambda: pools.append(transport.pools()))
+
+        async def ask() -> int:
+            status = await post(client)()
+            await asyncio.to_thread(both.wait, 10)  # both loops hold a pool now
+            return status
+
+        results: list[int] = []
+        threads = [
+            threading.Thread(target=lambda: results.append(asyncio.run(ask()))) for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert results == [200, 200] and pools == [2]
+
+    @LEAVES_A_SOCKET
+    def test_a_loop_closed_without_shutting_down_is_forgotten(
+        self, server: FakeOpenAIServer
+    ) -> None:
+        transport = LoopSafeAsyncTransport()
+        client = httpx.AsyncClient(base_url=server.base_url, transport=transport)
+        loop = asyncio.new_event_loop()
+        assert loop.run_until_complete(post(client)()) == 200
+        loop.close()  # no shutdown_asyncgens: its pool could not be closed
+        assert transport.pools() == 1
+        assert asyncio.run(post(client)()) == 200
+        assert transport.pools() == 0
+        gc.collect()  # the forgotten pool's connection goes to the collector, as documented
+
+
+def openai(server: FakeOpenAIServer, **options: Any) -> ChatOpenAI:
+    return ChatOpenAI(base_url=server.base_url, api_key="sk-test", **options)
+
+
+class TestLoopSafe:
+    def test_a_model_copy_works_from_every_loop_and_the_original_is_untouched(
+        self, server: FakeOpenAIServer
+    ) -> None:
+        model = openai(server)
+        original = model.root_async_client
+        safe = loop_safe(model)
+        assert safe is not model and model.root_async_client is original
+        for _ in range(3):
+            assert asyncio.run(safe.ainvoke("hi")).content.startswith("[fake server]")
+
+    def test_a_chain_and_a_model_with_tools_are_searched_for_models(
+        self, server: FakeOpenAIServer
+    ) -> None:
+        @tool
+        def look_up(query: str) -> str:
+            """Look something up."""
+            return query
+
+        prompt = ChatPromptTemplate.from_messages([("user", "Say {input}.")])
+        chain = loop_safe(prompt | openai(server) | StrOutputParser())
+        tools = loop_safe(openai(server).bind_tools([look_up]))
+        for _ in range(3):
+            assert asyncio.run(chain.ainvoke({"input": "hi"})).startswith("[fake server]")
+            assert asyncio.run(tools.ainvoke("hi")).content.startswith("[fake server]")
+
+    def test_what_needs_nothing_is_returned_as_it_is(self, server: FakeOpenAIServer) -> None:
+        own = openai(server, http_async_client=httpx.AsyncClient())
+        simulated = SimulatedChatModel()
+        chain = ChatPromptTemplate.from_messages([("user", "{input}")]) | simulated
+        assert loop_safe(own) is own
+        assert loop_safe(simulated) is simulated
+        assert loop_safe(chain) is chain
+        assert loop_safe("not a model") == "not a model"
+        assert loop_safe(loop_safe(openai(server))) is not None
+
+    def test_resolve_model_makes_a_received_model_loop_safe(self, server: FakeOpenAIServer) -> None:
+        model = resolve_model(openai(server))
+        for _ in range(3):
+            assert asyncio.run(model.ainvoke("hi")).content.startswith("[fake server]")
