@@ -11,12 +11,12 @@ from typing import Any
 
 
 def _call_in_ray(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """The one Ray task: call `fn` (a coroutine function too, on a loop of its own)."""
+    """The one Ray task: call `fn` (a coroutine function too, on the worker thread's loop)."""
     result = fn(*args, **kwargs)
     if inspect.iscoroutine(result):
         from langgraph_parallel._bridge import run_sync
 
-        return run_sync(result)
+        return run_sync(result, what=getattr(fn, "__name__", "a Ray task"))
     return result
 
 

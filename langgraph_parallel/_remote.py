@@ -206,15 +206,15 @@ def _run(unit: Portable, thing: Any, value: Any, config: RunnableConfig, record:
     var_child_runnable_config.set(config)
     result = thing(value, config=config) if unit.takes_config else thing(value)
     if unit.is_async or inspect.iscoroutine(result):
-        return _on_own_loop(result)
+        return _on_thread_loop(result, unit.label)
     return result
 
 
-def _on_own_loop(coro: Any) -> Any:
-    """Run an async unit to completion on an event loop of its own, in this worker thread."""
+def _on_thread_loop(coro: Any, label: str) -> Any:
+    """Run an async unit to completion on this worker thread's event loop (its home)."""
     from langgraph_parallel._bridge import run_sync
 
-    return run_sync(coro)
+    return run_sync(coro, what=label)
 
 
 async def submitted(future: Any) -> Any:

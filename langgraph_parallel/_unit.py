@@ -192,6 +192,11 @@ class Unit:
         self._submit_options = _submit_options(executor)
 
     @property
+    def in_this_thread(self) -> bool:
+        """Whether the unit is a sync callable that runs in this process's threads."""
+        return self.sync and self.executor is None and self.threads is None
+
+    @property
     def uses_config(self) -> bool:
         """Whether the unit is given a config (so it needs one of its own per call).
 
@@ -202,11 +207,11 @@ class Unit:
     def __call__(self, value: Any, config: RunnableConfig, inline: bool = False) -> Awaitable[Any]:
         """Start the unit; the returned awaitable gives its result.
 
-        With `inline`, a sync unit is called in this thread, blocking its event loop: for
-        the only unit of a node that runs alone (`_bridge.runs_alone`) and that nothing
-        must stop early. It saves handing each unit to a second thread.
+        A sync unit runs in a thread (`sync_pool()`), never on the call's event loop, which
+        its other units share. With `inline` it is called in this thread: for the only unit
+        of a node that runs alone on a loop of its own (`_bridge.runs_alone`).
         """
-        if inline and self.sync and self.executor is None and self.threads is None:
+        if inline and self.in_this_thread:
             return _now(self.call_direct or self.runnable.invoke, value, config)
         if self.executor is not None:
             assert self.remote is not None

@@ -19,7 +19,10 @@ class InvalidInputError(ValueError):
 class DeadlineExceeded(Exception):
     """A unit was still running (or had not started) when its run's deadline passed.
 
-    It is recorded, with status `"timeout"`, never raised out of a run.
+    It is recorded, with status `"timeout"`. It is raised out of a sync call only when the
+    runner could not stop a node at the deadline because blocking code in an async function
+    held the event loop: a grace period later (`_bridge.DEADLINE_GRACE`) the caller gives
+    the node up, and the message names the line the loop is blocked in.
     """
 
 

@@ -103,10 +103,19 @@ class TestInvoke(FailFastSibling):
                 # LangGraph's thread pool cannot stop a task already running in a thread.
                 assert self.finished, saver
 
-    def test_the_compiled_graph_is_langgraphs_own(self) -> None:
+    def test_the_compiled_graph_is_langgraphs_own_but_for_its_sync_calls(self) -> None:
         compiled = self.graph().compile()
-        assert type(compiled) is CompiledStateGraph
+        assert isinstance(compiled, CompiledStateGraph)
         assert compiled.config is not None and compiled.config["max_concurrency"] >= 32
+        ours = {
+            name
+            for name in dir(CompiledStateGraph)
+            if not name.startswith("__")
+            and callable(getattr(CompiledStateGraph, name))
+            and getattr(type(compiled), name) is not getattr(CompiledStateGraph, name)
+        }
+        # invoke runs through stream; everything async (and get_graph, get_state) is LangGraph's
+        assert ours == {"stream", "batch", "batch_as_completed"}
 
     def test_as_a_subgraph_it_takes_the_parents_sync_path(self, tmp_path: Path) -> None:
         class Outer(TypedDict):

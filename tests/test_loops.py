@@ -1,4 +1,8 @@
-"""HTTP clients that work from any event loop."""
+"""One event loop per sync call, kept per thread; HTTP clients that work from any loop.
+
+The calling-context matrix (test_calling_contexts.py) shows the whole package from a user's
+process; these pin the two mechanisms it rests on, each on its own.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
+from langgraph_parallel import create_fanout_graph
 from langgraph_parallel.models import (
     LoopSafeAsyncTransport,
     SimulatedChatModel,
@@ -22,6 +27,65 @@ from langgraph_parallel.models import (
     resolve_model,
 )
 from langgraph_parallel.testing import FakeOpenAIServer
+
+
+def loops_graph() -> Any:
+    """Three async branches that report the event loop they ran on."""
+
+    async def where(state: Any) -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    return create_fanout_graph(
+        {"a": where, "b": where, "c": where}, lambda s: [r["value"] for r in s["results"]]
+    ).compile()
+
+
+def in_thread(call: Any) -> Any:
+    box: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: box.update(value=call()))
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive()
+    return box["value"]
+
+
+class TestOneLoopPerCall:
+    def test_a_sync_calls_branches_share_one_loop_kept_for_the_threads_next_calls(self) -> None:
+        graph = loops_graph()
+        first, second = (graph.invoke({"input": None})["output"] for _ in range(2))
+        batched = [out["output"] for out in graph.batch([{"input": None}] * 3)]
+        streamed = [
+            record["value"]
+            for chunk in graph.stream({"input": None}, stream_mode="updates")
+            for update in chunk.values()
+            for record in (update or {}).get("results", [])
+        ]
+        loops = {*first, *second, *streamed, *(loop for out in batched for loop in out)}
+        assert len(loops) == 1
+        (loop,) = loops
+        assert loop.is_running()  # in a thread of its own, between calls too
+
+    def test_other_threads_have_loops_of_their_own(self) -> None:
+        graph = loops_graph()
+        here = set(graph.invoke({"input": None})["output"])
+        there = set(in_thread(lambda: graph.invoke({"input": None})["output"]))
+        assert len(here) == len(there) == 1 and here != there
+
+    def test_a_threads_loop_is_closed_when_the_thread_ends(self) -> None:
+        graph = loops_graph()
+        (loop,) = set(in_thread(lambda: graph.invoke({"input": None})["output"]))
+        gc.collect()  # the thread's local storage, and so its loop's owner, are gone
+        wait_until(loop.is_closed, 10, "the ended thread's loop to close")
+
+    def test_invoke_in_a_running_loop_uses_the_threads_loop_not_the_running_one(self) -> None:
+        graph = loops_graph()
+        outside = set(graph.invoke({"input": None})["output"])
+
+        async def cell() -> tuple[set[Any], asyncio.AbstractEventLoop]:
+            return set(graph.invoke({"input": None})["output"]), asyncio.get_running_loop()
+
+        inside, running = asyncio.run(cell())
+        assert inside == outside and running not in inside
 
 
 @pytest.fixture(scope="module")

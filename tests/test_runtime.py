@@ -8,8 +8,12 @@ time far beyond what the call needs (milliseconds of work against tens of second
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -18,13 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import FailFastSibling
+from helpers import FailFastSibling, wait_until
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.config import get_config
 from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 
 import langgraph_parallel
+import langgraph_parallel._bridge
 from langgraph_parallel import create_fanout_graph, create_orchestrator_graph
+from langgraph_parallel.errors import DeadlineExceeded
 
 HANG = 60.0  # seconds; every call below needs well under one
 
@@ -310,3 +316,79 @@ def test_units_get_langgraphs_node_arguments_from_the_public_getters() -> None:
 
 async def _collect(stream: Any) -> list[Any]:
     return [chunk async for chunk in stream]
+
+
+INTERRUPT_JOB = Path(__file__).parent / "interrupt_job.py"
+
+
+@pytest.mark.parametrize("call", ["invoke", "stream", "batch"])
+def test_ctrl_c_stops_a_sync_run_at_once_says_what_it_stopped_and_it_resumes(
+    call: str, tmp_path: Path
+) -> None:
+    """SIGINT to a process blocked in a sync call with two branches of ten minutes each.
+
+    The KeyboardInterrupt comes well before the branches could end, their coroutines are
+    cancelled (they record it), its note names them, and the thread resumes from the
+    checkpoint without running the branch that had finished.
+    """
+    marks, saved = tmp_path / "marks", tmp_path / "threads.sqlite"
+
+    def lines() -> list[str]:
+        return marks.read_text().splitlines() if marks.exists() else []
+
+    args = [str(saved), str(marks)]
+    job = subprocess.Popen(
+        [sys.executable, str(INTERRUPT_JOB), "run", call, *args], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        wait_until(
+            lambda: {"start slow0", "start slow1", "done quick"} <= set(lines()),
+            HANG,
+            "both slow branches started",
+        )
+        job.send_signal(signal.SIGINT)
+        out, _ = job.communicate(timeout=HANG)  # the branches would take 600 s
+    finally:
+        job.kill()
+    report = json.loads(out.splitlines()[-1])
+    assert report["interrupted"]
+    note = "\n".join(report["notes"])
+    assert "node 'slow0'" in note and "node 'slow1'" in note, note
+    assert "invoke(None, config)" in note
+    assert {"cancelled slow0", "cancelled slow1"} <= set(lines())
+    assert "done slow0" not in lines() and "done slow1" not in lines()
+
+    resumed = subprocess.run(
+        [sys.executable, str(INTERRUPT_JOB), "resume", call, *args],
+        capture_output=True,
+        text=True,
+        timeout=HANG,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert json.loads(resumed.stdout.splitlines()[-1])["output"] == ["quick", "slow0", "slow1"]
+    assert lines().count("start quick") == 1  # its result was saved before the interrupt
+
+
+def test_a_node_whose_loop_is_blocked_past_the_deadline_is_given_up_naming_the_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Blocking code in an async branch stops the loop, so the runner cannot end it at the
+    run's deadline; the sync caller gives up a grace period later and says where it blocks.
+    """
+    monkeypatch.setattr(langgraph_parallel._bridge, "DEADLINE_GRACE", 0.5)
+    release = threading.Event()
+
+    async def blocks(state: Any) -> str:
+        release.wait(HANG)  # blocking: the event loop runs nothing else meanwhile
+        return "late"
+
+    graph = create_fanout_graph({"blocks": blocks}, values, deadline=0.2).compile()
+    try:
+        with pytest.raises(DeadlineExceeded) as raised:
+            within(lambda: graph.invoke({"input": None}))
+    finally:
+        release.set()
+    message = str(raised.value)
+    assert "node 'blocks'" in message and "after the run's deadline" in message
+    assert "blocked in wait (" in message  # threading.Event.wait, in the branch:
+    assert "called from blocks (" in message and "test_runtime.py" in message

@@ -8,7 +8,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from langgraph_parallel._bridge import NodeFunc, runs_alone
+from langgraph_parallel._bridge import AsyncNode, NodeFunc, make_node, runs_alone
 from langgraph_parallel._options import RunOptions
 from langgraph_parallel._runner import run_unit
 from langgraph_parallel._scope import RunScope
@@ -40,6 +40,11 @@ def unit_payload(
     return {"state": inputs, "scope": scope, "branch": branch, "index": index, "deadline": deadline}
 
 
+def payload_deadline(payload: Any) -> float | None:
+    """The run's deadline a `Send` payload carries (`time.time()`), if any."""
+    return payload.get("deadline") if isinstance(payload, dict) else None
+
+
 def deadline_at(seconds: float | None) -> float | None:
     """The wall-clock time (`time.time()`) a deadline of `seconds` from now falls on."""
     return None if seconds is None else time.time() + seconds
@@ -57,18 +62,25 @@ def unit_node(
     unit: Unit,
     options: RunOptions,
     *,
+    name: str,
     writes: str | None = None,
     after: Callable[[RunScope, BranchResult], None] | None = None,
-) -> NodeFunc:
+) -> AsyncNode:
     """The node that runs one branch or voter (named in its `unit_payload`) and records it.
+
+    Under a sync call it runs on the call's event loop, and gives up a little past the run's
+    deadline if that loop is blocked; a sync function that nothing must stop early (no
+    timeout, early stop or deadline) runs alone in LangGraph's thread (`run_alone`).
 
     Args:
         unit: What to run, with the graph's input keys.
         options: The graph's checked options (this unit's own timeout and retries).
+        name: The node's name.
         writes: A state key that also receives the value when the unit succeeds.
         after: Called with the run's scope and the record once the unit has finished,
             e.g. to stop siblings whose work can no longer matter.
     """
+    may_run_alone = unit.in_this_thread and options.timeout is None and after is None
 
     async def run_branch(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         branch, index = payload["branch"], payload["index"]
@@ -82,7 +94,7 @@ def unit_node(
             options=options,
             scope=scope,
             writer=stream_writer(),
-            inline=after is None and runs_alone(),  # an early stop must be able to cancel it
+            inline=runs_alone(),
         )
         if after is not None:
             after(scope, record)
@@ -91,7 +103,10 @@ def unit_node(
             update[writes] = record["value"]
         return update
 
-    return run_branch
+    def alone(payload: Any) -> bool:
+        return may_run_alone and payload_deadline(payload) is None
+
+    return make_node(run_branch, name=name, deadline_of=payload_deadline, alone=alone)
 
 
 def join_node(

@@ -196,7 +196,7 @@ def create_fanout_graph(
         )
         where = options.executor if spec.executor is None else spec.executor
         unit = Unit(spec.run, label=f"branch {name!r}", executor=where)
-        builder.add_node(name, make_node(unit_node(unit, own, writes=spec.writes), name=name))
+        builder.add_node(name, unit_node(unit, own, name=name, writes=spec.writes))
     builder.add_node(
         AGGREGATOR,
         make_node(join_node(aggregator_unit, tuple(specs), options.min_successes), name=AGGREGATOR),

@@ -29,7 +29,12 @@ from langgraph_parallel._unit import Unit
 from langgraph_parallel.errors import InvalidPlanError
 from langgraph_parallel.graphs._graph import ParallelStateGraph
 from langgraph_parallel.graphs._input import StateSpec, check_saveable, checkpointer_of
-from langgraph_parallel.graphs._nodes import deadline_at, join_node, run_scope_for
+from langgraph_parallel.graphs._nodes import (
+    deadline_at,
+    join_node,
+    payload_deadline,
+    run_scope_for,
+)
 from langgraph_parallel.state.schemas import OrchestratorState
 
 PLANNER = "planner"
@@ -242,6 +247,7 @@ def create_orchestrator_graph(
         make_node(
             _worker_node(Unit(worker, label=WORKER, executor=options.executor), options, writes),
             name=WORKER,
+            deadline_of=payload_deadline,
         ),
     )
     builder.add_node(

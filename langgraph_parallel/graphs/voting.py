@@ -194,8 +194,8 @@ def create_voting_graph(
 
     for name, voter in nodes.items():
         unit = Unit(voter, label=f"voter {name!r}", executor=options.executor)
-        node = unit_node(unit, options, after=watch if early_stop else None)
-        builder.add_node(name, make_node(node, name=name))
+        node = unit_node(unit, options, name=name, after=watch if early_stop else None)
+        builder.add_node(name, node)
     builder.add_node(
         TALLY,
         make_node(
