@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from langgraph_parallel.testing import FakeOpenAIServer
+
 JOB = Path(__file__).parent / "crash_job.py"
 ITEMS = 50
 
@@ -46,15 +48,20 @@ async def persisted_items(backend: str, connection: str, thread: str) -> set[int
     }
 
 
-def kill_midway_and_resume(backend: str, connection: str, tmp_path: Path, *engine: str) -> None:
+def kill_midway_and_resume(
+    backend: str, connection: str, tmp_path: Path, *engine: str, env: dict[str, str] | None = None
+) -> None:
     """Kill the job after 15 items are done, resume it, and check what ran again.
 
     `engine` (`ray=ADDRESS` or `dask=ADDRESS`) runs the items on a cluster, where items
     of the killed run may still finish after the kill: only the resumed run's are counted.
+    It may also hold the job's flags (`--sync`, `--model`), and `env` its environment.
     """
     marks, thread = tmp_path / "marks", f"crash-{uuid.uuid4().hex[:8]}"
     args = [backend, connection, thread, str(marks), *engine]
-    job = subprocess.Popen([sys.executable, str(JOB), "run", *args], start_new_session=True)
+    job = subprocess.Popen(
+        [sys.executable, str(JOB), "run", *args], start_new_session=True, env=env
+    )
     deadline = time.monotonic() + 120
     while sum(line.startswith("done") for line in lines(marks)) < 15:
         assert job.poll() is None, "the job ended before it could be killed"
@@ -70,7 +77,11 @@ def kill_midway_and_resume(backend: str, connection: str, tmp_path: Path, *engin
     assert kept and kept <= done_before
 
     resumed = subprocess.run(
-        [sys.executable, str(JOB), "resume", *args], capture_output=True, text=True, timeout=180
+        [sys.executable, str(JOB), "resume", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert json.loads(resumed.stdout) == [i * i for i in range(ITEMS)]  # all, once, in order
@@ -92,3 +103,19 @@ def test_a_killed_run_resumes_without_redoing_finished_items(
         else request.getfixturevalue("postgres_uri")
     )
     kill_midway_and_resume(backend, connection, tmp_path)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_killed_sync_run_with_a_real_client_resumes(
+    backend: str, tmp_path: Path, request: Any
+) -> None:
+    """The same on the sync saver with `invoke`, each item a request to a server that keeps
+    connections alive: the resumed run must neither hang nor lose an item."""
+    connection = (
+        str(tmp_path / "threads.sqlite")
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_uri")
+    )
+    with FakeOpenAIServer(latency=0.1) as server:
+        env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test"}
+        kill_midway_and_resume(backend, connection, tmp_path, "--sync", "--model", env=env)
