@@ -65,7 +65,7 @@ async def utilisation(capacity: int = 16, latency: float = 0.25) -> list[list[st
         ("no cap (the `openai` client's own retries)", "none"),
     ]
     for label, cap in variants:
-        with FakeOpenAIServer(latency=latency, capacity=capacity, keep_alive=True) as server:
+        with FakeOpenAIServer(latency=latency, capacity=capacity) as server:
             limit = AdaptiveLimit(name="bench") if cap is None else None
             run = await _run(server, 40 * capacity, limit or (None if cap == "none" else cap))
             share = _steady_share(server, run["started"], capacity)
@@ -97,7 +97,7 @@ async def follow(path: Path, latency: float = 0.3, high: int = 32, low: int = 8)
         changes["rise"] = time.perf_counter()
         server.capacity = high
 
-    with FakeOpenAIServer(latency=latency, capacity=high, keep_alive=True) as server:
+    with FakeOpenAIServer(latency=latency, capacity=high) as server:
         run = await _run(server, 1400, limit, during=change)
         series = server.in_flight_series()
         counts = server.counts

