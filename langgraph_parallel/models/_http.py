@@ -256,8 +256,10 @@ _unlimited: dict[str, Any] = {}
 
 
 def _close_shared() -> None:
-    """At exit: close the shared sync clients' kept-alive connections (the async clients'
-    pools close with their event loops)."""
+    """At exit: close the shared sync clients' kept-alive connections.
+
+    The async clients' pools close with their event loops.
+    """
     with _shared_lock:
         pairs = [_unlimited, *_shared.values()]
     for clients in pairs:
