@@ -233,8 +233,16 @@ class _Job:
         self.task: asyncio.Task[Any] | None = None
 
     def start(self) -> None:
-        """On the home's loop: start the task, unless the call was stopped or the caller left."""
-        if self.done.done() or (self.call is not None and not self.call.admit(self)):
+        """On the home's loop: start the task, unless that would be in vain.
+
+        Not if the caller left, the call was stopped, or the loop is closing (a task started
+        now would never be awaited).
+        """
+        if (
+            self.done.done()
+            or self.home.closing
+            or (self.call is not None and not self.call.admit(self))
+        ):
             self.coro.close()
             if not self.done.done():
                 self.done.set_exception(asyncio.CancelledError(f"{self.what} was not started"))
@@ -353,27 +361,25 @@ def _thread_home() -> Home:
     return owner.home
 
 
-def home_here() -> Home:
-    """The home async work started from this thread runs on: the call's, else the thread's."""
+def _here() -> tuple[Home, Call | None]:
+    """Where async work started from this thread runs: the call's home, else the thread's."""
     call = _call.get()
     if call is not None and call.home.usable():
-        return call.home
-    return _thread_home()
+        return call.home, call
+    return _thread_home(), None
 
 
 def run_sync(
     coro: Coroutine[Any, Any, T], *, what: str = "async work", deadline: float | None = None
 ) -> T:
-    """Run a coroutine to completion from sync code, on `home_here()`, and wait for it.
+    """Run a coroutine to completion from sync code, on the call's loop, and wait for it.
 
     The wait can be interrupted (Ctrl-C cancels the work). With a `deadline`
     (`time.time()`), a wait that goes `DEADLINE_GRACE` seconds past it raises
     `DeadlineExceeded`, saying what the loop is busy with.
     """
-    call = _call.get()
-    if call is not None and call.home.usable():
-        return call.home.run(coro, what=what, deadline=deadline, call=call)
-    return _thread_home().run(coro, what=what, deadline=deadline)
+    home, call = _here()
+    return home.run(coro, what=what, deadline=deadline, call=call)
 
 
 _idle: list[asyncio.AbstractEventLoop] = []
@@ -484,13 +490,15 @@ def _pump(start: Callable[[], Iterator[Any]], channel: _Channel) -> None:
 
 
 def drive(start: Callable[[], Iterator[T]], *, what: str) -> Iterator[T]:
-    """Iterate `start()` in a driver thread, as a new call on this thread's home.
+    """Iterate `start()` in a driver thread, as a new call.
+
+    Its async work runs on the loop of the call it is made in, else on this thread's home.
 
     The caller only waits for items, so Ctrl-C (or closing this iterator) reaches it at once:
     the call's work is cancelled, and the caller waits up to `STOP_WAIT` seconds for the
     driver to finish before it raises.
     """
-    call = Call(home_here(), what, _call.get())
+    call = Call(_here()[0], what, _call.get())
     context = contextvars.copy_context()
     context.run(_call.set, call)
     channel = _Channel()
@@ -533,7 +541,7 @@ def _interrupted(what: str, stopped: list[str], stuck: bool, home: Home) -> str:
 
 
 def run_driven(fn: Callable[[], T], *, what: str) -> T:
-    """`fn()` in a driver thread, as a new call on this thread's home (see `drive`)."""
+    """`fn()` in a driver thread, as a new call (see `drive`)."""
     results = list(drive(lambda: iter((fn(),)), what=what))
     return results[0]
 

@@ -95,6 +95,13 @@ def passes(result: dict[str, Any]) -> None:
     assert result["passed"] == result["runs"]
 
 
+@pytest.mark.parametrize("example", ["invoke", "asyncio_run", "others"])
+def test_the_examples_that_failed_pass_20_of_20(server: FakeOpenAIServer, example: str) -> None:
+    result = run_in_child(usage.scenario, ("issue_examples", server.base_url, example))
+    passes(result)
+    assert result["runs"] == 20
+
+
 @pytest.mark.parametrize("worker", usage.OWN_CLIENT)
 @pytest.mark.parametrize("context", ["asyncio_run", "alternating"])
 def test_a_users_own_client_on_several_loops_fails_unless_made_loop_safe(

@@ -105,12 +105,14 @@ def test_a_killed_run_resumes_without_redoing_finished_items(
     kill_midway_and_resume(backend, connection, tmp_path)
 
 
+@pytest.mark.parametrize("call", ["sync", "async"])
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_a_killed_sync_run_with_a_real_client_resumes(
-    backend: str, tmp_path: Path, request: Any
+def test_a_killed_run_with_a_real_client_resumes(
+    backend: str, call: str, tmp_path: Path, request: Any
 ) -> None:
-    """The same on the sync saver with `invoke`, each item a request to a server that keeps
-    connections alive: the resumed run must neither hang nor lose an item."""
+    """The same with each item a request to a server that keeps connections alive, on the
+    sync saver with `invoke` and on the async one with `ainvoke`: the resumed run must
+    neither hang nor lose an item."""
     connection = (
         str(tmp_path / "threads.sqlite")
         if backend == "sqlite"
@@ -118,4 +120,5 @@ def test_a_killed_sync_run_with_a_real_client_resumes(
     )
     with FakeOpenAIServer(latency=0.1) as server:
         env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-test"}
-        kill_midway_and_resume(backend, connection, tmp_path, "--sync", "--model", env=env)
+        flags = ["--sync", "--model"] if call == "sync" else ["--model"]
+        kill_midway_and_resume(backend, connection, tmp_path, *flags, env=env)

@@ -504,7 +504,57 @@ def nested(base_url: str, context: str) -> dict[str, Any]:
     return _runs(10, lambda: check(asyncio.run(outer.ainvoke(INPUT)), "fanout"))
 
 
+def issue_examples(base_url: str, example: str) -> dict[str, Any]:
+    """The three examples that failed when the sync path moved loops (issue 22), 20 runs each.
+
+    `invoke`: the issue's code block; `asyncio_run`: `asyncio.run(graph.ainvoke(...))` per
+    call; `others`: `batch`, 8 threads at once, `invoke` in a running loop and `stream`, five
+    runs each.
+    """
+    from langgraph_parallel.nodes import concatenate
+
+    g = create_fanout_graph(
+        {
+            "a": llm_node("Say a.", "openai:gpt-4o-mini"),
+            "b": llm_node("Say b.", "openai:gpt-4o-mini"),
+        },
+        concatenate(),
+    ).compile()
+
+    def statuses(output: Any) -> None:
+        assert [r["status"] for r in output["results"]] == ["ok", "ok"], output["results"]
+
+    if example == "invoke":
+        return _runs(20, lambda: statuses(g.invoke({"input": "go"})))
+    if example == "asyncio_run":
+        return _runs(20, lambda: statuses(asyncio.run(g.ainvoke({"input": "go"}))))
+
+    def eight_threads() -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(8) as pool:
+            for output in pool.map(lambda _: g.invoke({"input": "go"}), range(8)):
+                statuses(output)
+
+    async def in_a_cell() -> None:
+        statuses(g.invoke({"input": "go"}))
+
+    def streamed() -> None:
+        chunks = list(g.stream({"input": "go"}, stream_mode="values"))
+        statuses(chunks[-1])
+
+    others = [
+        lambda: [statuses(o) for o in g.batch([{"input": "go"}] * 3)],
+        eight_threads,
+        lambda: asyncio.run(in_a_cell()),
+        streamed,
+    ]
+    runs = iter(others * 5)
+    return _runs(20, lambda: next(runs)())
+
+
 SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
+    "issue_examples": issue_examples,
     "handwritten": handwritten,
     "checkpointed": checkpointed,
     "auto_under_invoke": auto_under_invoke,
