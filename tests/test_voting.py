@@ -189,6 +189,16 @@ def test_answers_are_normalised_before_counting() -> None:
     assert [v["normalized"] for v in result["votes"]] == ["positive"] * 3 + ["negative"] * 2
 
 
+def test_a_voter_named_voter_is_one_voter_among_others() -> None:
+    """The mode comes from the voters' shape, never from a name the user chose."""
+    graph = create_voting_graph({"voter": lambda s: "from voter", "other": lambda s: "from other"})
+    results = graph.compile().invoke({"input": "x"})["results"]
+    assert [(r["branch"], r["value"]) for r in results] == [
+        ("voter", "from voter"),
+        ("other", "from other"),
+    ]
+
+
 def test_weighted_votes_by_voter_name() -> None:
     voters = {"expert": lambda s: "B", "novice_1": lambda s: "A", "novice_2": lambda s: "A"}
     result = outcome(create_voting_graph(voters, method="weighted", weights={"expert": 3.0}))

@@ -31,22 +31,26 @@ TALLY = "tally"
 _METHODS = ("majority", "weighted", "unanimity", "best_score")
 
 
-def _voters(voters: Any, n: int | None, graph: str) -> tuple[list[str], dict[str, Any]]:
-    """Voter labels in order, and node name -> what it runs."""
+def _voters(voters: Any, n: int | None, graph: str) -> tuple[list[str], dict[str, Any], list[str]]:
+    """Voter labels in order, node name -> what it runs, and the node each label runs on.
+
+    A single voter run `n` times is one node (`VOTER`) that every label runs on; a list or
+    a mapping gives each voter a node of its own, whatever its names.
+    """
     if isinstance(voters, Mapping):
         if n is not None:
             raise ValueError(
                 f"{graph}: n is for a single voter run n times; drop n or pass one voter"
             )
         labels = [check_name(k, what=f"{graph}: voter name") for k in voters]
-        return labels, dict(voters)
+        return labels, dict(voters), labels
     if isinstance(voters, Sequence) and not isinstance(voters, str):
         if n is not None:
             raise ValueError(
                 f"{graph}: n is for a single voter run n times; drop n or pass one voter"
             )
         labels = [f"voter_{i + 1}" for i in range(len(voters))]
-        return labels, dict(zip(labels, voters, strict=True))
+        return labels, dict(zip(labels, voters, strict=True)), labels
     if voters is None:
         raise ValueError(
             f"{graph}: voters are required: a function with n=..., a list or a mapping"
@@ -54,7 +58,8 @@ def _voters(voters: Any, n: int | None, graph: str) -> tuple[list[str], dict[str
     count = check_positive(
         n, what=f"{graph}: n (how many times to run the voter)", allow_none=False
     )
-    return [f"voter_{i + 1}" for i in range(count or 1)], {VOTER: voters}
+    labels = [f"voter_{i + 1}" for i in range(count or 1)]
+    return labels, {VOTER: voters}, [VOTER] * len(labels)
 
 
 def create_voting_graph(
@@ -136,7 +141,7 @@ def create_voting_graph(
         ```
     """
     graph = "create_voting_graph"
-    labels, nodes = _voters(voters, n, graph)
+    labels, nodes, runs_on = _voters(voters, n, graph)
     if not labels:
         raise ValueError(f"{graph}: voters cannot be empty; pass at least one voter")
     if TALLY in nodes:
@@ -202,11 +207,7 @@ def create_voting_graph(
             join_node(Unit(count_votes, label=TALLY), labels, options.min_successes), name=TALLY
         ),
     )
-    single = VOTER in nodes
-
-    builder.start_units(
-        state, [(VOTER if single else label, label) for label in labels], deadline=options.deadline
-    )
+    builder.start_units(state, list(zip(runs_on, labels, strict=True)), deadline=options.deadline)
     for name in nodes:  # plain edges: see create_fanout_graph
         builder.add_edge(name, TALLY)
     builder.add_edge(TALLY, END)
