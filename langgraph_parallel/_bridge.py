@@ -31,12 +31,12 @@ import concurrent.futures
 import contextlib
 import contextvars
 import os
+import queue
 import sys
 import sysconfig
 import threading
 import time
 import weakref
-from collections import deque
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
@@ -155,10 +155,10 @@ class Home:
         try:
             return cast(T, job.wait(deadline))
         except BaseException as exc:
-            if not job.done.done():  # given up, or interrupted, while it runs: stop it too
+            if not job.settled:  # given up, or interrupted, while it runs: stop it too
                 job.cancel()
                 if isinstance(exc, KeyboardInterrupt):  # let it unwind before the caller does
-                    concurrent.futures.wait([job.done], STOP_WAIT)
+                    job.wait_stopped(STOP_WAIT)
                     exc.add_note(f"langgraph-parallel: interrupted while waiting for {what}")
             raise
 
@@ -216,9 +216,14 @@ def _shut_down(loop: asyncio.AbstractEventLoop) -> None:
 
 
 class _Job:
-    """One coroutine sent to a home, and the future its caller waits on."""
+    """One coroutine sent to a home, and the outcome its caller waits for.
 
-    __slots__ = ("call", "context", "coro", "done", "home", "task", "what")
+    The outcome is handed over through a queue, not a `concurrent.futures.Future`: the
+    caller's wait is then a C-level get that Ctrl-C interrupts cleanly, with no lock it could
+    leave held for the loop to block on.
+    """
+
+    __slots__ = ("_outcome", "call", "context", "coro", "home", "settled", "task", "what")
 
     def __init__(
         self,
@@ -229,38 +234,42 @@ class _Job:
         context: contextvars.Context,
     ) -> None:
         self.home, self.coro, self.what, self.call, self.context = home, coro, what, call, context
-        self.done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._outcome: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+        self.settled = False
         self.task: asyncio.Task[Any] | None = None
+
+    def _settle(self, ok: bool, value: Any) -> None:
+        # on the home's loop only, so never twice at once
+        if not self.settled:
+            self.settled = True
+            self._outcome.put((ok, value))
 
     def start(self) -> None:
         """On the home's loop: start the task, unless that would be in vain.
 
-        Not if the caller left, the call was stopped, or the loop is closing (a task started
-        now would never be awaited).
+        Not if it was cancelled first, the call was stopped, or the loop is closing (a task
+        started now would never be awaited).
         """
         if (
-            self.done.done()
+            self.settled
             or self.home.closing
             or (self.call is not None and not self.call.admit(self))
         ):
             self.coro.close()
-            if not self.done.done():
-                self.done.set_exception(asyncio.CancelledError(f"{self.what} was not started"))
+            self._settle(False, asyncio.CancelledError(f"{self.what} was not started"))
             return
         self.task = self.home.loop.create_task(self.coro, name=self.what, context=self.context)
-        self.task.add_done_callback(self._settle)
+        self.task.add_done_callback(self._finished)
 
-    def _settle(self, task: asyncio.Task[Any]) -> None:
+    def _finished(self, task: asyncio.Task[Any]) -> None:
         if self.call is not None:
             self.call.finished(self)
-        if self.done.done():
-            return
         if task.cancelled():
-            self.done.set_exception(asyncio.CancelledError(f"{self.what} was cancelled"))
+            self._settle(False, asyncio.CancelledError(f"{self.what} was cancelled"))
         elif (exc := task.exception()) is not None:
-            self.done.set_exception(exc)
+            self._settle(False, exc)
         else:
-            self.done.set_result(task.result())
+            self._settle(True, task.result())
 
     def cancel(self) -> None:
         """From any thread: cancel the task (or, if it has not started, never start it)."""
@@ -270,18 +279,27 @@ class _Job:
     def _cancel_here(self) -> None:
         if self.task is not None:
             self.task.cancel()
-        elif not self.done.done():
-            self.done.set_exception(asyncio.CancelledError(f"{self.what} was not started"))
+        else:
+            self._settle(False, asyncio.CancelledError(f"{self.what} was not started"))
 
     def wait(self, deadline: float | None) -> Any:
-        if deadline is not None:
-            left = max(deadline - time.time(), 0.0) + DEADLINE_GRACE
-            if not concurrent.futures.wait([self.done], left).done:
-                raise DeadlineExceeded(
-                    f"{self.what} was still running {DEADLINE_GRACE:g}s after the run's "
-                    f"deadline, and was given up: {self.home.busy()}"
-                )
-        return self.done.result()
+        """The coroutine's result (or its raise); past `deadline` plus a grace, give up."""
+        timeout = None if deadline is None else max(deadline - time.time(), 0.0) + DEADLINE_GRACE
+        try:
+            ok, value = self._outcome.get(timeout=timeout)
+        except queue.Empty:
+            raise DeadlineExceeded(
+                f"{self.what} was still running {DEADLINE_GRACE:g}s after the run's "
+                f"deadline, and was given up: {self.home.busy()}"
+            ) from None
+        if ok:
+            return value
+        raise value
+
+    def wait_stopped(self, seconds: float) -> None:
+        """After `cancel`: wait up to `seconds` for the task to end."""
+        with contextlib.suppress(queue.Empty):
+            self._outcome.get(timeout=seconds)
 
 
 class Call:
@@ -440,36 +458,31 @@ def run_alone(coro: Coroutine[Any, Any, T], *, what: str) -> T:
 
 
 class _Channel:
-    """Hands a driver's items to its caller one at a time; `close` ends it from either side."""
+    """Hands a driver's items to its caller one at a time; the caller asks for each next one.
+
+    Both sides wait in C-level queue gets, which Ctrl-C interrupts cleanly: a Python
+    `Condition` could be left held by an interrupt that comes between acquiring it and
+    entering its `with` block, and the driver would then wait on it for ever.
+    """
 
     def __init__(self) -> None:
-        self._ready = threading.Condition()
-        self._items: deque[tuple[str, Any]] = deque()
-        self._closed = False
+        self._items: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._wanted: queue.SimpleQueue[bool] = queue.SimpleQueue()
 
     def put(self, kind: str, value: Any) -> bool:
-        """Hand over one item, once the last was taken; `False` if the caller has gone."""
-        with self._ready:
-            while self._items and not self._closed:
-                self._ready.wait()
-            if self._closed:
-                return False
-            self._items.append((kind, value))
-            self._ready.notify_all()
-            return True
+        """Hand over an item, and wait until the caller wants the next; `False`: it has gone."""
+        self._items.put((kind, value))
+        return kind != "item" or self._wanted.get()
 
     def get(self) -> tuple[str, Any]:
-        with self._ready:
-            while not self._items:
-                self._ready.wait()
-            item = self._items.popleft()
-            self._ready.notify_all()
-            return item
+        return self._items.get()
+
+    def want_next(self) -> None:
+        self._wanted.put(True)
 
     def close(self) -> None:
-        with self._ready:
-            self._closed = True
-            self._ready.notify_all()
+        """From the caller: it wants no more (the driver stops at its next item)."""
+        self._wanted.put(False)
 
 
 def _pump(start: Callable[[], Iterator[Any]], channel: _Channel) -> None:
@@ -515,6 +528,7 @@ def drive(start: Callable[[], Iterator[T]], *, what: str) -> Iterator[T]:
             if kind != "item":
                 break
             yield value
+            channel.want_next()
     except BaseException as exc:  # Ctrl-C, or the caller closed the stream
         stopped = call.stop()
         channel.close()

@@ -11,8 +11,10 @@ line with the notes the KeyboardInterrupt carries; `resume` prints the records' 
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import json
 import os
+import signal
 import sys
 import time
 from typing import Any
@@ -70,8 +72,10 @@ def main(mode: str, call: str, checkpoints: str, marks: str) -> None:
         except KeyboardInterrupt as interrupted:
             seconds = time.perf_counter() - started
             notes = getattr(interrupted, "__notes__", [])
-            print(json.dumps({"interrupted": True, "notes": notes, "seconds": seconds}))
+            report = {"interrupted": True, "notes": notes, "seconds": seconds}
+            print(json.dumps(report), flush=True)  # before the process exits, whatever then
 
 
 if __name__ == "__main__":
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test's view of a hang
     main(*sys.argv[1:5])

@@ -338,7 +338,10 @@ def test_ctrl_c_stops_a_sync_run_at_once_says_what_it_stopped_and_it_resumes(
 
     args = [str(saved), str(marks)]
     job = subprocess.Popen(
-        [sys.executable, str(INTERRUPT_JOB), "run", call, *args], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(INTERRUPT_JOB), "run", call, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         wait_until(
@@ -347,9 +350,17 @@ def test_ctrl_c_stops_a_sync_run_at_once_says_what_it_stopped_and_it_resumes(
             "both slow branches started",
         )
         job.send_signal(signal.SIGINT)
-        out, _ = job.communicate(timeout=HANG)  # the branches would take 600 s
+        try:
+            out, _ = job.communicate(timeout=HANG)  # the branches would take 600 s
+        except subprocess.TimeoutExpired:
+            job.send_signal(signal.SIGUSR1)  # the job dumps every thread's stack
+            time.sleep(2)
+            job.kill()
+            out, err = job.communicate()
+            pytest.fail(f"no exit {HANG:.0f}s after SIGINT; printed {out!r}; stacks:\n{err}")
     finally:
         job.kill()
+        job.communicate()
     report = json.loads(out.splitlines()[-1])
     assert report["interrupted"]
     note = "\n".join(report["notes"])
