@@ -103,7 +103,7 @@ def test_the_examples_that_failed_pass_20_of_20(server: FakeOpenAIServer, exampl
 
 
 @pytest.mark.parametrize("worker", usage.OWN_CLIENT)
-@pytest.mark.parametrize("context", ["asyncio_run", "alternating"])
+@pytest.mark.parametrize("context", ["asyncio_run", "alternating", "threads_in_turn"])
 def test_a_users_own_client_on_several_loops_fails_unless_made_loop_safe(
     server: FakeOpenAIServer, worker: str, context: str
 ) -> None:
@@ -111,11 +111,13 @@ def test_a_users_own_client_on_several_loops_fails_unless_made_loop_safe(
 
     Without the helper the second loop to use the client's connections fails (or hangs,
     which the timeout turns into a failure); with it (`loop_safe`, `LoopSafeAsyncTransport`,
-    as docs/models.md advises) every run passes: the matrix runs these cases so.
+    as docs/models.md advises) every run passes: the matrix runs these cases so. Threads in
+    turn stand for the matrix's 8 threads at once, whose failure is only very likely: each
+    thread's calls run on that thread's own loop, and the second thread finds the first
+    one's connection in the pool.
     """
     plain = run_in_child(usage.child, (("fanout", worker, context), server.base_url, False), 20)
     assert plain["error"] is not None and plain["passed"] < usage.RUNS[context], plain
-    assert usage.out_of_reach(worker, context)
     passes(run_in_child(usage.child, (("fanout", worker, context), server.base_url, True)))
 
 

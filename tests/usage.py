@@ -38,7 +38,9 @@ Runnable chain `prompt | ChatOpenAI | parser` given as the worker."""
 CONTEXTS = ("invoke", "asyncio_run", "stream", "batch", "threads", "running_loop", "alternating")
 """`invoke` x20; `asyncio.run(ainvoke)` x20; `stream(updates)` x3; `batch` of 4 x3; 8 threads
 x5 `invoke` each; `invoke` x5 inside a running loop (a notebook cell); `invoke`,
-`asyncio.run(ainvoke)` and one long-lived loop's `ainvoke`, in turn, x2 each."""
+`asyncio.run(ainvoke)` and one long-lived loop's `ainvoke`, in turn, x2 each. One more,
+`threads_in_turn` (4 threads, one after another, one `invoke` each), is not in the matrix: it
+shows deterministically what 8 threads at once make only very likely."""
 
 OWN_CLIENT = ("ainvoke", "httpx_client")
 """Workers that call a client the user made: the package cannot change it."""
@@ -178,6 +180,15 @@ def contexts(graph: Any, factory: str) -> dict[str, Callable[[Callable[[], None]
         if errors:
             raise errors[0]
 
+    def threads_in_turn(ran: Callable[[], None]) -> None:
+        for _ in range(4):  # one thread after another: each thread's calls have their own loop
+            errors: list[BaseException] = []
+            thread = threading.Thread(target=_call_into, args=(errors, graph, factory, ran))
+            thread.start()
+            thread.join()
+            if errors:
+                raise errors[0]
+
     def running_loop(ran: Callable[[], None]) -> None:
         async def cell() -> None:
             for _ in range(5):
@@ -206,9 +217,18 @@ def contexts(graph: Any, factory: str) -> dict[str, Callable[[Callable[[], None]
         "stream": stream,
         "batch": batch,
         "threads": threads,
+        "threads_in_turn": threads_in_turn,
         "running_loop": running_loop,
         "alternating": alternating,
     }
+
+
+def _call_into(errors: list[BaseException], graph: Any, factory: str, ran: Any) -> None:
+    try:
+        check(graph.invoke(INPUT), factory)
+        ran()
+    except BaseException as exc:
+        errors.append(exc)
 
 
 RUNS = {
@@ -217,6 +237,7 @@ RUNS = {
     "stream": 3,
     "batch": 3,
     "threads": 40,
+    "threads_in_turn": 4,
     "running_loop": 5,
     "alternating": 6,
 }
