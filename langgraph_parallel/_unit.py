@@ -15,7 +15,6 @@ from langgraph_parallel import _remote
 from langgraph_parallel._bridge import process_pool, sync_pool
 from langgraph_parallel._options import ExecutorLike
 from langgraph_parallel._telemetry import context_config, does_nothing, stream_writer
-from langgraph_parallel.models._http import loop_safe
 
 
 async def _now(call: Callable[..., Any], value: Any, config: RunnableConfig) -> Any:
@@ -141,6 +140,10 @@ class Unit:
         self.threads: concurrent.futures.ThreadPoolExecutor | None = None
         self._submit_options: dict[str, Any] = {}
         if isinstance(thing, Runnable):
+            # imported on use, as in langgraph_parallel.models: LangChain's model classes
+            # are slow to import
+            from langgraph_parallel.models._http import loop_safe
+
             self.runnable: Runnable[Any, Any] = loop_safe(thing)
             self.sync = isinstance(thing, RunnableLambda) and not hasattr(thing, "afunc")
         elif callable(thing):
