@@ -1,7 +1,8 @@
-"""The options every factory shares: their types, their checks, the one object carrying them.
+"""The options of a run: their types, their checks, and `RunOptions`, their checked form.
 
-A factory takes them as keyword arguments, hands them to `ParallelOptions`, and gets back a
-checked `RunOptions`: the only thing the nodes, the runner and the run's scope read.
+The factories declare the options they share once (`graphs._options.ParallelOptions`) and
+check them with these functions into a `RunOptions`: the only thing the nodes, the runner
+and the run's scope read.
 """
 
 from __future__ import annotations
@@ -135,9 +136,7 @@ def concurrency_cap(
     return check_positive(value, what=f"{what}: max_concurrency")
 
 
-def _failure_mode(
-    on_error: object, min_successes: object, *, units: int | None, graph: str
-) -> bool:
+def failure_mode(on_error: object, min_successes: object, *, units: int | None, graph: str) -> bool:
     """Check the failure options; return whether the graph fails fast."""
     if on_error not in ("collect", "fail_fast"):
         raise ValueError(f"{graph}: on_error must be 'collect' or 'fail_fast', got {on_error!r}")
@@ -166,7 +165,7 @@ that finds the provider's capacity from its 429s, one per graph), or a shared
 class RunOptions:
     """The checked options of a graph, read by its nodes, its runner and its runs' scopes.
 
-    Made by `ParallelOptions.check`; the defaults are what a unit outside any factory gets
+    Made by the factories' `check_options`; the defaults are what a unit outside any factory gets
     (e.g. a join node, which runs once and fails fast).
     """
 
@@ -193,78 +192,3 @@ class RunOptions:
     def scope(self, scope_id: str) -> RunScope:
         """The scope of run `scope_id`, created on first use with these limits."""
         return run_scope(scope_id, self.max_concurrency, self.token_budget)
-
-
-@dataclass(frozen=True, slots=True)
-class ParallelOptions:
-    """The eight options every graph factory takes, as keyword arguments of the same names.
-
-    Attributes:
-        on_error: `"collect"` (default) or `"fail_fast"`; see `OnError`.
-        min_successes: Error budget under `"collect"`: fewer successful units end the run
-            with `BranchFailuresError`, naming the failed ones.
-        timeout: Seconds (or a `timedelta`, or a `TimeoutPolicy` with `run_timeout`) for each
-            attempt of a unit; a unit past it is recorded with status `"timeout"`. Sync units
-            are timed out too (their thread is left to finish).
-        retry: LangGraph `RetryPolicy` (or several, first match wins) for each unit; also the
-            `retry_policy` of the graph's planner and join nodes.
-        max_concurrency: Most units running at once: a number (per run); `"auto"`, an
-            `AdaptiveLimit` that finds the provider's real capacity from its 429s (one per
-            graph, kept across its runs; a unit rejected with 429 is tried again without
-            counting against `retry`); or a shared `ConcurrencyLimit` or `AdaptiveLimit`
-            (across runs and graphs, e.g. `adaptive_limit("openai")`).
-        token_budget: Tokens a run may spend on model calls in its units; once used up, units
-            not yet started are recorded as `cancelled` (`TokenBudgetExceeded`).
-        executor: Where units run: `"thread"` (default), `"process"` for CPU-bound work,
-            or any `concurrent.futures.Executor` (`RayExecutor`, Dask's
-            `client.get_executor()`); see `ExecutorLike`.
-        deadline: Seconds the units may take in all, counted from when they start. At the
-            deadline, unfinished units are stopped and recorded as `"timeout"`
-            (`DeadlineExceeded`), those that finished are kept, and the join runs once on them.
-            (Sync units stop counting; their threads finish in the background.)
-
-    Example:
-        ```python
-        from langgraph_parallel.graphs import ParallelOptions
-
-        options = ParallelOptions(on_error="collect", timeout=2.0, max_concurrency=8)
-        checked = options.check(graph="my graph", units=3)
-        assert (checked.timeout, checked.max_concurrency, checked.fail_fast) == (2.0, 8, False)
-        ```
-    """
-
-    on_error: OnError = "collect"
-    min_successes: int | None = None
-    timeout: TimeoutLike | None = None
-    retry: RetryLike | None = None
-    max_concurrency: MaxConcurrency = None
-    token_budget: int | None = None
-    executor: ExecutorLike = "thread"
-    deadline: TimeoutLike | None = None
-
-    def check(self, *, graph: str, units: int | None) -> RunOptions:
-        """Check every option once; the checked form the graph's nodes use.
-
-        Args:
-            graph: The factory's name, for error messages.
-            units: How many units the graph has, if known when it is built.
-
-        Raises:
-            ValueError: An option out of range or two options that contradict each other,
-                with the fix in the message.
-            TypeError: An option of the wrong type.
-        """
-        fail_fast = _failure_mode(self.on_error, self.min_successes, units=units, graph=graph)
-        cap = concurrency_cap(
-            self.max_concurrency, what=graph, auto=lambda: AdaptiveLimit(name=graph)
-        )
-        return RunOptions(
-            timeout=timeout_seconds(self.timeout, what=graph),
-            retry=retry_policies(self.retry, what=graph),
-            fail_fast=fail_fast,
-            min_successes=self.min_successes,
-            max_concurrency=cap,
-            token_budget=check_positive(self.token_budget, what=f"{graph}: token_budget"),
-            executor=self.executor,  # checked where each unit is made
-            deadline=timeout_seconds(self.deadline, what=f"{graph}: deadline"),
-        )

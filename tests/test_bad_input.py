@@ -19,6 +19,7 @@ from langgraph_parallel import (
     create_orchestrator_graph,
     create_voting_graph,
 )
+from langgraph_parallel.graphs import create_guarded_graph
 
 
 def f(state: Any) -> int:
@@ -252,7 +253,32 @@ BUILD_ERRORS: list[tuple[str, Any, type[Exception], str]] = [
         "reserved voter name",
         lambda: create_voting_graph({"tally": f}),
         ValueError,
-        "reserved for the tally node",
+        "'tally' is reserved for the tally node; rename it (e.g. 'tally_1')",
+    ),
+    (
+        "misspelt option",
+        lambda: create_fanout_graph({"a": f}, agg, timout=1.0),
+        TypeError,
+        "create_fanout_graph() got an unexpected keyword argument 'timout'; did you mean "
+        "'timeout'?",
+    ),
+    (
+        "misspelt own parameter",
+        lambda: create_orchestrator_graph(f, f, agg, chunksize=4),
+        TypeError,
+        "did you mean 'chunk_size'?",
+    ),
+    (
+        "guarded graph option out of range",
+        lambda: create_guarded_graph(f, f, max_concurrency=0),
+        ValueError,
+        "create_guarded_graph: max_concurrency must be a positive whole number, got 0",
+    ),
+    (
+        "guarded graph, contradicting options",
+        lambda: create_guarded_graph(f, f, on_error="fail_fast", min_successes=1),
+        ValueError,
+        "min_successes is an error budget for on_error='collect'",
     ),
 ]
 

@@ -1,7 +1,8 @@
 """Graph factories: sectioning fan-out, orchestrator-worker, voting and guarded generation."""
 
-from langgraph_parallel._options import ExecutorLike, MaxConcurrency, OnError, ParallelOptions
+from langgraph_parallel._options import ExecutorLike, MaxConcurrency, OnError
 from langgraph_parallel.graphs._graph import ParallelStateGraph
+from langgraph_parallel.graphs._options import ParallelOptions
 from langgraph_parallel.graphs.fanout import Branch, create_fanout_graph
 from langgraph_parallel.graphs.guarded import create_guarded_graph
 from langgraph_parallel.graphs.orchestrator import create_orchestrator_graph

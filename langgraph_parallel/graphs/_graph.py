@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
 
@@ -14,6 +15,7 @@ from langgraph.store.base import BaseStore
 from langgraph.types import All, Checkpointer, Send
 
 from langgraph_parallel._bridge import drive, run_driven
+from langgraph_parallel._options import RunOptions
 from langgraph_parallel._scope import new_scope_id
 from langgraph_parallel.errors import InvalidInputError
 from langgraph_parallel.graphs._input import StateSpec, check_saveable
@@ -43,21 +45,66 @@ class ParallelCompiledGraph(CompiledStateGraph[Any, Any, Any, Any]):
         return drive(start, what=f"graph {self.name!r}")
 
 
-class ParallelStateGraph(StateGraph[Any, Any, Any, Any]):
-    """A `StateGraph` whose compiled form does not throttle its parallel branches.
+@dataclass(frozen=True, slots=True)
+class UnitPlan:
+    """How a graph sends its parallel units (branches, voters or work items).
 
-    Under `invoke`, LangGraph runs a step's tasks in a thread pool of `max_concurrency`
-    threads (default `min(32, cpus + 4)`), which would queue branches on small machines.
-    `compile()` sets a default `max_concurrency` large enough for every branch to start at
-    once; a `max_concurrency` passed at invoke time still wins. Use the factory's own
-    `max_concurrency` option to cap branches. The compiled graph is a
-    `ParallelCompiledGraph`.
+    Attributes:
+        sends: The `Send`s that run every unit of a run (`None`), or those with the given
+            indexes (what `retry_failed` re-runs), from the graph's state.
+        nodes: The nodes the `Send`s go to.
+        tasks: The most LangGraph tasks the units take at once.
     """
 
-    parallel_tasks: int = 1
-    unit_sends: Callable[[dict[str, Any], Collection[int] | None], list[Send]] | None = None
-    """Builds the `Send`s that start the graph's parallel units: all of them (`None`), or
-    those with the given indexes (used by `retry_failed`)."""
+    sends: Callable[[dict[str, Any], Collection[int] | None], list[Send]]
+    nodes: tuple[str, ...]
+    tasks: int
+
+
+def fixed_units(
+    state: StateSpec, units: Sequence[tuple[str, str]], *, deadline: float | None
+) -> UnitPlan:
+    """The plan of a graph whose units are known when it is built (fan-out, voting).
+
+    Args:
+        state: The graph's state, to check the input.
+        units: `(node, label)` of each unit, by index; the label names its record.
+        deadline: Seconds the units may take in all, or `None`.
+    """
+
+    def sends(values: dict[str, Any], only: Collection[int] | None = None) -> list[Send]:
+        inputs, scope, due = state.check_input(values), new_scope_id(), deadline_at(deadline)
+        return [
+            Send(node, unit_payload(inputs, scope, label, index, due))
+            for index, (node, label) in enumerate(units)
+            if only is None or index in only
+        ]
+
+    return UnitPlan(sends, tuple(dict.fromkeys(node for node, _ in units)), len(units))
+
+
+class ParallelStateGraph(StateGraph[Any, Any, Any, Any]):
+    """The `StateGraph` a factory returns: it owns the graph's checked options and unit plan.
+
+    Made by the factories, with everything the graph needs: its state, its checked options
+    (`options`) and how its units are sent (`plan`), which `retry_failed` asks for the
+    units to run again. Its compiled form does not throttle its parallel branches: under
+    `invoke`, LangGraph runs a step's tasks in a thread pool of `max_concurrency` threads
+    (default `min(32, cpus + 4)`), which would queue branches on small machines, so
+    `compile()` sets a default `max_concurrency` large enough for every unit's task to start
+    at once; a `max_concurrency` passed at invoke time still wins. Use the factory's own
+    `max_concurrency` option to cap units. The compiled graph is a `ParallelCompiledGraph`.
+
+    Args:
+        state: The graph's full state (the caller's keys and the package's).
+        options: The graph's checked options.
+        plan: How the graph sends its units.
+    """
+
+    def __init__(self, state: StateSpec, *, options: RunOptions, plan: UnitPlan) -> None:
+        super().__init__(state.state, input_schema=state.input)
+        self.options = options
+        self.plan = plan
 
     def compile(
         self,
@@ -84,33 +131,20 @@ class ParallelStateGraph(StateGraph[Any, Any, Any, Any]):
         )
         compiled.__class__ = ParallelCompiledGraph  # the same object, with its sync calls
         parallel = cast(ParallelCompiledGraph, compiled)
-        return parallel.with_config(max_concurrency=max(32, self.parallel_tasks + 4))
+        return parallel.with_config(max_concurrency=max(32, self.plan.tasks + 4))
 
-    def start_units(
-        self, state: StateSpec, units: Sequence[tuple[str, str]], *, deadline: float | None
-    ) -> None:
-        """Start every unit from START, each a `Send` to its node, and set `unit_sends`.
-
-        Args:
-            state: The graph's state, to check the input.
-            units: `(node, label)` of each unit, by index; the label names its record.
-            deadline: Seconds the units may take in all, or `None`.
-        """
-
-        def dispatch(values: dict[str, Any], only: Collection[int] | None = None) -> list[Send]:
-            inputs, scope, due = state.check_input(values), new_scope_id(), deadline_at(deadline)
-            return [
-                Send(node, unit_payload(inputs, scope, label, index, due))
-                for index, (node, label) in enumerate(units)
-                if only is None or index in only
-            ]
+    def start_units(self) -> None:
+        """Send every unit of the plan from START, each to its node."""
 
         def start(values: dict[str, Any], config: RunnableConfig) -> list[Send]:
-            sends = dispatch(values)
+            sends = self.plan.sends(values, None)
             check_saveable(
                 [(f"input key {k!r}", v) for k, v in values.items()], config, InvalidInputError
             )
             return sends
 
-        self.unit_sends = dispatch
-        self.add_conditional_edges(START, start, list(dict.fromkeys(node for node, _ in units)))
+        self.add_conditional_edges(START, start, list(self.plan.nodes))
+
+    def resend(self, values: dict[str, Any], indexes: Collection[int]) -> list[Send]:
+        """The `Send`s that run the units with these indexes again, from the state `values`."""
+        return self.plan.sends(values, indexes)

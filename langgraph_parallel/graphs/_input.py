@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from types import UnionType
 from typing import (
     Annotated,
@@ -41,6 +41,19 @@ def check_name(name: object, *, what: str) -> str:
                 f"{what} {name!r} contains {char!r}, which LangGraph reserves; choose another name"
             )
     return name
+
+
+def check_reserved(names: Collection[str], reserved: Mapping[str, str], *, what: str) -> None:
+    """Reject names a graph keeps for its own nodes (`reserved`: name -> the node's role).
+
+    As LangGraph's `StateGraph.add_node` rejects its own reserved names, with the fix.
+    """
+    for name in names:
+        if name in reserved:
+            raise ValueError(
+                f"{what} {name!r} is reserved for {reserved[name]}; rename it "
+                f"(e.g. {name + '_1'!r})"
+            )
 
 
 def _strip_required(hint: Any) -> Any:

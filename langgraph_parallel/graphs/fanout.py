@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 from langchain_core.runnables import Runnable
 from langgraph.graph import END
 
 from langgraph_parallel._bridge import make_node
-from langgraph_parallel._options import (
-    ExecutorLike,
-    MaxConcurrency,
-    OnError,
-    ParallelOptions,
-    RetryLike,
-    TimeoutLike,
-)
+from langgraph_parallel._options import ExecutorLike, RetryLike, TimeoutLike
 from langgraph_parallel._unit import Unit
-from langgraph_parallel.graphs._graph import ParallelStateGraph
-from langgraph_parallel.graphs._input import StateSpec, check_name
+from langgraph_parallel.graphs._graph import ParallelStateGraph, fixed_units
+from langgraph_parallel.graphs._input import StateSpec, check_name, check_reserved
 from langgraph_parallel.graphs._nodes import join_node, unit_node
+from langgraph_parallel.graphs._options import ParallelOptions, check_options, takes_options
 from langgraph_parallel.state.schemas import ParallelState
 
 AGGREGATOR = "aggregator"
@@ -61,19 +55,13 @@ def _name_of(branch: Any, graph: str) -> str:
     return name
 
 
+@takes_options
 def create_fanout_graph(
     branches: Mapping[str, Any] | Sequence[Any],
     aggregator: Any,
     *,
     state_schema: type[Any] | None = None,
-    on_error: OnError = "collect",
-    min_successes: int | None = None,
-    timeout: TimeoutLike | None = None,
-    retry: RetryLike | None = None,
-    max_concurrency: MaxConcurrency = None,
-    token_budget: int | None = None,
-    executor: ExecutorLike = "thread",
-    deadline: TimeoutLike | None = None,
+    **options: Unpack[ParallelOptions],
 ) -> ParallelStateGraph:
     """Build a sectioning graph: every branch starts from START, one aggregator joins them.
 
@@ -91,14 +79,7 @@ def create_fanout_graph(
             `results` holds one record per branch (successes and failures) in branch order.
         state_schema: A `TypedDict` of the graph's input keys (and any keys branches
             `write`); without one the input is a single `input` key.
-        on_error: See `ParallelOptions.on_error`.
-        min_successes: See `ParallelOptions.min_successes`.
-        timeout: See `ParallelOptions.timeout`.
-        retry: See `ParallelOptions.retry`.
-        max_concurrency: See `ParallelOptions.max_concurrency`.
-        token_budget: See `ParallelOptions.token_budget`.
-        executor: See `ParallelOptions.executor`.
-        deadline: See `ParallelOptions.deadline`.
+        **options: The options every factory takes (`ParallelOptions`), listed below.
 
     Returns:
         The uncompiled graph; compile it with your checkpointer, store and name.
@@ -137,6 +118,18 @@ def create_fanout_graph(
             f"functions), got {type(branches).__name__}; e.g. "
             "{'weather': get_weather, 'news': get_news}"
         )
+    return build_fanout(named, aggregator, state_schema, options, graph=graph)
+
+
+def build_fanout(
+    named: Sequence[tuple[str, Any]],
+    aggregator: Any,
+    state_schema: type[Any] | None,
+    given: Mapping[str, Any],
+    *,
+    graph: str,
+) -> ParallelStateGraph:
+    """The fan-out graph of `(name, branch)` pairs; `graph` names the factory in errors."""
     if not named:
         raise ValueError(f"{graph}: branches cannot be empty; pass at least one branch")
     if aggregator is None:
@@ -144,16 +137,7 @@ def create_fanout_graph(
             f"{graph}: an aggregator is required to join the branches; pass a function of "
             "the state, or one from langgraph_parallel.nodes"
         )
-    options = ParallelOptions(
-        on_error=on_error,
-        min_successes=min_successes,
-        timeout=timeout,
-        retry=retry,
-        max_concurrency=max_concurrency,
-        token_budget=token_budget,
-        executor=executor,
-        deadline=deadline,
-    ).check(graph=graph, units=len(branches))
+    options = check_options(given, graph=graph, units=len(named))
     specs: dict[str, Branch] = {}
     for name, spec in named:
         if check_name(name, what=f"{graph}: branch name") in specs:
@@ -161,8 +145,7 @@ def create_fanout_graph(
                 f"{graph}: duplicate branch name {name!r}; pass a mapping to give each its own name"
             )
         specs[name] = spec if isinstance(spec, Branch) else Branch(spec)
-    if AGGREGATOR in specs:
-        raise ValueError(f"{graph}: branch name {AGGREGATOR!r} is reserved for the join node")
+    check_reserved(specs, {AGGREGATOR: "the join node"}, what=f"{graph}: branch name")
     writers: dict[str, list[str]] = {}
     for name, spec in specs.items():
         if spec.writes is not None:
@@ -188,8 +171,8 @@ def create_fanout_graph(
         )
     aggregator_unit = Unit(aggregator, label=AGGREGATOR)
 
-    builder = ParallelStateGraph(state.state, input_schema=state.input)
-    builder.parallel_tasks = len(specs)
+    plan = fixed_units(state, [(name, name) for name in specs], deadline=options.deadline)
+    builder = ParallelStateGraph(state, options=options, plan=plan)
     for name, spec in specs.items():
         own = options.for_unit(
             timeout=spec.timeout, retry=spec.retry, what=f"{graph}: branch {name!r}"
@@ -203,7 +186,7 @@ def create_fanout_graph(
         retry_policy=list(options.retry) or None,
     )
 
-    builder.start_units(state, [(name, name) for name in specs], deadline=options.deadline)
+    builder.start_units()
     # Plain edges, not a waiting edge: every branch is one task of the same step, so the
     # aggregator still runs once per step, and it also runs after a partial re-run
     # (retry_failed), which a waiting edge would wait on for ever.

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
-from langgraph_parallel._options import RetryLike, TimeoutLike
 from langgraph_parallel.graphs._graph import ParallelStateGraph
-from langgraph_parallel.graphs.fanout import create_fanout_graph
+from langgraph_parallel.graphs._options import ParallelOptions, takes_options
+from langgraph_parallel.graphs.fanout import build_fanout
 from langgraph_parallel.nodes.guardrails import gate, stops_on_block, withheld
 
 GENERATE = "generate"
 GUARDRAIL = "guardrail"
 
 
+@takes_options
 def create_guarded_graph(
     generate: Any,
     guardrail: Any,
     *,
     state_schema: type[Any] | None = None,
     blocked_message: Any = None,
-    timeout: TimeoutLike | None = None,
-    retry: RetryLike | None = None,
+    **options: Unpack[ParallelOptions],
 ) -> ParallelStateGraph:
     """Build a graph that generates and checks at once, and returns only allowed content.
 
@@ -39,8 +39,8 @@ def create_guarded_graph(
             input, e.g. `keyword_guardrail([...])` or `llm_guardrail(policy)`.
         state_schema: A `TypedDict` of the input keys.
         blocked_message: The `content` returned when blocked (default `None`).
-        timeout: Seconds for each of the two branches.
-        retry: LangGraph `RetryPolicy` for each of the two branches.
+        **options: The options every factory takes (`ParallelOptions`), listed below;
+            the two branches are its units.
 
     Returns:
         The uncompiled graph.
@@ -61,12 +61,12 @@ def create_guarded_graph(
         assert allowed["content"] == "Here is how: bake bread"
         ```
     """
-    return create_fanout_graph(
-        {GENERATE: withheld(generate), GUARDRAIL: stops_on_block(guardrail, (GENERATE, 0))},
+    return build_fanout(
+        [(GENERATE, withheld(generate)), (GUARDRAIL, stops_on_block(guardrail, (GENERATE, 0)))],
         gate(GENERATE, GUARDRAIL, blocked_message=blocked_message),
-        state_schema=state_schema,
-        timeout=timeout,
-        retry=retry,
+        state_schema,
+        options,
+        graph="create_guarded_graph",
     )
 
 

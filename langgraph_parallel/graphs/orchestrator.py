@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START
@@ -12,22 +12,13 @@ from langgraph.pregel import Pregel
 from langgraph.types import Command, Send
 
 from langgraph_parallel._bridge import NodeFunc, make_node
-from langgraph_parallel._options import (
-    ExecutorLike,
-    MaxConcurrency,
-    OnError,
-    ParallelOptions,
-    RetryLike,
-    RunOptions,
-    TimeoutLike,
-    check_positive,
-)
+from langgraph_parallel._options import RunOptions, check_positive
 from langgraph_parallel._runner import run_units
 from langgraph_parallel._scope import new_scope_id
 from langgraph_parallel._telemetry import stream_writer
 from langgraph_parallel._unit import Unit
 from langgraph_parallel.errors import InvalidPlanError
-from langgraph_parallel.graphs._graph import ParallelStateGraph
+from langgraph_parallel.graphs._graph import ParallelStateGraph, UnitPlan
 from langgraph_parallel.graphs._input import StateSpec, check_saveable, checkpointer_of
 from langgraph_parallel.graphs._nodes import (
     deadline_at,
@@ -35,6 +26,7 @@ from langgraph_parallel.graphs._nodes import (
     payload_deadline,
     run_scope_for,
 )
+from langgraph_parallel.graphs._options import ParallelOptions, check_options, takes_options
 from langgraph_parallel.state.schemas import OrchestratorState
 
 PLANNER = "planner"
@@ -118,6 +110,7 @@ def _worker_node(worker: Unit, options: RunOptions, writes: str | None) -> NodeF
     return work
 
 
+@takes_options
 def create_orchestrator_graph(
     planner: Any,
     worker: Any,
@@ -127,14 +120,7 @@ def create_orchestrator_graph(
     writes: str | None = None,
     max_items: int = 1000,
     chunk_size: int | Literal["auto"] = "auto",
-    on_error: OnError = "collect",
-    min_successes: int | None = None,
-    timeout: TimeoutLike | None = None,
-    retry: RetryLike | None = None,
-    max_concurrency: MaxConcurrency = None,
-    token_budget: int | None = None,
-    executor: ExecutorLike = "thread",
-    deadline: TimeoutLike | None = None,
+    **options: Unpack[ParallelOptions],
 ) -> ParallelStateGraph:
     """Build an orchestrator-worker graph: plan, run every work item at once, synthesize.
 
@@ -161,14 +147,7 @@ def create_orchestrator_graph(
             task for plans of up to 64 items (each item then resumes on its own after a
             crash), else 64 tasks; without one (nothing to resume), the same with 16. Workers
             that call `interrupt()` need `chunk_size=1`.
-        on_error: See `ParallelOptions.on_error`.
-        min_successes: See `ParallelOptions.min_successes`.
-        timeout: See `ParallelOptions.timeout`.
-        retry: See `ParallelOptions.retry`.
-        max_concurrency: See `ParallelOptions.max_concurrency`.
-        token_budget: See `ParallelOptions.token_budget`.
-        executor: See `ParallelOptions.executor`.
-        deadline: See `ParallelOptions.deadline`.
+        **options: The options every factory takes (`ParallelOptions`), listed below.
 
     Returns:
         The uncompiled graph; compile it with your checkpointer, store and name.
@@ -199,16 +178,7 @@ def create_orchestrator_graph(
     for role, thing in (("planner", planner), ("worker", worker), ("synthesizer", synthesizer)):
         if thing is None:
             raise ValueError(f"{graph}: a {role} is required; pass a function or a Runnable")
-    options = ParallelOptions(
-        on_error=on_error,
-        min_successes=min_successes,
-        timeout=timeout,
-        retry=retry,
-        max_concurrency=max_concurrency,
-        token_budget=token_budget,
-        executor=executor,
-        deadline=deadline,
-    ).check(graph=graph, units=None)
+    run_options = check_options(options, graph=graph, units=None)
     max_items = check_positive(max_items, what=f"{graph}: max_items", allow_none=False) or 1
     if chunk_size != "auto":
         check_positive(chunk_size, what=f"{graph}: chunk_size (or 'auto')", allow_none=False)
@@ -230,22 +200,20 @@ def create_orchestrator_graph(
             f"{graph}: writes={writes!r} is written by every worker at once, so it needs a "
             f"reducer; annotate it, e.g. `{writes}: Annotated[list, operator.add]`"
         )
-    node_retry = list(options.retry) or None
-
-    builder = ParallelStateGraph(state.state, input_schema=state.input)
-    builder.parallel_tasks = (
-        MAX_TASKS if chunk_size == "auto" else min(math.ceil(max_items / chunk_size), 256)
-    )
+    plan = _item_plan(chunk_size, max_items, run_options.deadline)
+    builder = ParallelStateGraph(state, options=run_options, plan=plan)
+    node_retry = list(run_options.retry) or None
     builder.add_node(
         PLANNER,
         make_node(_planner_node(Unit(planner, label=PLANNER), state), name=PLANNER),
         retry_policy=node_retry,
     )
     builder.add_node(DISPATCH, make_node(_dispatch_node(max_items), name=DISPATCH))
+    worker_unit = Unit(worker, label=WORKER, executor=run_options.executor)
     builder.add_node(
         WORKER,
         make_node(
-            _worker_node(Unit(worker, label=WORKER, executor=options.executor), options, writes),
+            _worker_node(worker_unit, run_options, writes),
             name=WORKER,
             deadline_of=payload_deadline,
         ),
@@ -253,42 +221,15 @@ def create_orchestrator_graph(
     builder.add_node(
         SYNTHESIZER,
         make_node(
-            join_node(Unit(synthesizer, label=SYNTHESIZER), None, options.min_successes),
+            join_node(Unit(synthesizer, label=SYNTHESIZER), None, run_options.min_successes),
             name=SYNTHESIZER,
         ),
         retry_policy=node_retry,
     )
 
-    def sends(
-        values: dict[str, Any], only: Collection[int] | None = None, saved: bool = True
-    ) -> list[Send]:
-        plan = values["plan"]
-        indexes = [i for i in range(len(plan)) if only is None or i in only]
-        items = plan if only is None else [plan[i] for i in indexes]
-        size, scope, due = (
-            chunk(len(indexes), chunk_size, saved=saved),
-            new_scope_id(),
-            deadline_at(options.deadline),
-        )
-        # Indexes and items in two lists, not a pair per item: a pair is one more object per
-        # waiting item for the garbage collector (see `_runner._Runner`).
-        return [
-            Send(
-                WORKER,
-                {
-                    "items": items[start : start + size],
-                    "indexes": indexes[start : start + size],
-                    "scope": scope,
-                    "deadline": due,
-                },
-            )
-            for start in range(0, len(indexes), size)
-        ]
-
     def send_items(values: dict[str, Any], config: RunnableConfig) -> list[Send] | str:
-        return sends(values, saved=checkpointer_of(config) is not None) or SYNTHESIZER
-
-    builder.unit_sends = sends
+        saved = checkpointer_of(config) is not None
+        return _sends(values, None, chunk_size, run_options.deadline, saved=saved) or SYNTHESIZER
 
     builder.add_edge(START, PLANNER)
     builder.add_edge(PLANNER, DISPATCH)
@@ -296,6 +237,51 @@ def create_orchestrator_graph(
     builder.add_edge(WORKER, SYNTHESIZER)
     builder.add_edge(SYNTHESIZER, END)
     return builder
+
+
+def _sends(
+    values: dict[str, Any],
+    only: Collection[int] | None,
+    chunk_size: int | Literal["auto"],
+    deadline: float | None,
+    *,
+    saved: bool,
+) -> list[Send]:
+    """The worker `Send`s for the plan in `values`: every item, or those at `only`."""
+    plan = values["plan"]
+    indexes = [i for i in range(len(plan)) if only is None or i in only]
+    items = plan if only is None else [plan[i] for i in indexes]
+    size, scope, due = (
+        chunk(len(indexes), chunk_size, saved=saved),
+        new_scope_id(),
+        deadline_at(deadline),
+    )
+    # Indexes and items in two lists, not a pair per item: a pair is one more object per
+    # waiting item for the garbage collector (see `_runner._Runner`).
+    return [
+        Send(
+            WORKER,
+            {
+                "items": items[start : start + size],
+                "indexes": indexes[start : start + size],
+                "scope": scope,
+                "deadline": due,
+            },
+        )
+        for start in range(0, len(indexes), size)
+    ]
+
+
+def _item_plan(
+    chunk_size: int | Literal["auto"], max_items: int, deadline: float | None
+) -> UnitPlan:
+    """The plan of an orchestrator: the planner's items, sent in chunks to the worker."""
+
+    def resend(values: dict[str, Any], only: Collection[int] | None) -> list[Send]:
+        return _sends(values, only, chunk_size, deadline, saved=True)  # retry needs a checkpointer
+
+    tasks = MAX_TASKS if chunk_size == "auto" else min(math.ceil(max_items / chunk_size), 256)
+    return UnitPlan(resend, (WORKER,), tasks)
 
 
 __all__ = ["create_orchestrator_graph"]

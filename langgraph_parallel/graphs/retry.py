@@ -17,7 +17,7 @@ FAILED: tuple[BranchStatus, ...] = ("error", "timeout", "cancelled")
 
 def _sends(graph: Any, snapshot: StateSnapshot, statuses: Collection[str]) -> list[Send]:
     builder = getattr(graph, "builder", None)
-    if not isinstance(builder, ParallelStateGraph) or builder.unit_sends is None:
+    if not isinstance(builder, ParallelStateGraph):
         raise TypeError(
             "retry_failed re-runs the branches of a graph built by create_fanout_graph, "
             "create_orchestrator_graph or create_voting_graph (compiled); "
@@ -30,7 +30,7 @@ def _sends(graph: Any, snapshot: StateSnapshot, statuses: Collection[str]) -> li
         )
     records = snapshot.values.get("results") or []
     failed = {r["index"] for r in records if r["status"] in statuses}
-    return builder.unit_sends(snapshot.values, failed) if failed else []
+    return builder.resend(snapshot.values, failed) if failed else []
 
 
 def retry_command(

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from langgraph.graph import END
 
 from langgraph_parallel._bridge import make_node
-from langgraph_parallel._options import (
-    ExecutorLike,
-    MaxConcurrency,
-    OnError,
-    ParallelOptions,
-    RetryLike,
-    TimeoutLike,
-    check_positive,
-)
+from langgraph_parallel._options import check_positive
 from langgraph_parallel._scope import RunScope, StopReason
 from langgraph_parallel._unit import Unit
-from langgraph_parallel.graphs._graph import ParallelStateGraph
-from langgraph_parallel.graphs._input import StateSpec, check_name
+from langgraph_parallel.graphs._graph import ParallelStateGraph, fixed_units
+from langgraph_parallel.graphs._input import StateSpec, check_name, check_reserved
 from langgraph_parallel.graphs._nodes import join_node, unit_node
+from langgraph_parallel.graphs._options import ParallelOptions, check_options, takes_options
 from langgraph_parallel.nodes.votes import Normalizer, VoteMethod, VoteWatch, normalizer, tally
 from langgraph_parallel.state.records import BranchResult, Vote
 from langgraph_parallel.state.schemas import ParallelState
@@ -62,6 +55,7 @@ def _voters(voters: Any, n: int | None, graph: str) -> tuple[list[str], dict[str
     return labels, {VOTER: voters}, [VOTER] * len(labels)
 
 
+@takes_options
 def create_voting_graph(
     voters: Any,
     *,
@@ -71,16 +65,9 @@ def create_voting_graph(
     normalize: Normalizer | Sequence[Normalizer] | None = None,
     score: Callable[[Any], float] | None = None,
     state_schema: type[Any] | None = None,
-    on_error: OnError = "collect",
-    min_successes: int | None = None,
-    timeout: TimeoutLike | None = None,
-    retry: RetryLike | None = None,
-    max_concurrency: MaxConcurrency = None,
-    token_budget: int | None = None,
-    executor: ExecutorLike = "thread",
     early_stop: bool = False,
     score_threshold: float | None = None,
-    deadline: TimeoutLike | None = None,
+    **options: Unpack[ParallelOptions],
 ) -> ParallelStateGraph:
     """Build a voting graph: every voter does the same task at once, a tally picks the winner.
 
@@ -103,20 +90,12 @@ def create_voting_graph(
             each answer before counting; see `Normalizer`.
         score: For `"best_score"`: the score of an answer (default: its `score` field).
         state_schema: A `TypedDict` of the graph's input keys.
-        on_error: See `ParallelOptions.on_error`.
-        min_successes: See `ParallelOptions.min_successes`.
-        timeout: See `ParallelOptions.timeout`.
-        retry: See `ParallelOptions.retry`.
-        max_concurrency: See `ParallelOptions.max_concurrency`.
-        token_budget: See `ParallelOptions.token_budget`.
-        executor: See `ParallelOptions.executor`.
         early_stop: Stop the voters still running once the outcome cannot change: the
             leader cannot be caught (`"majority"`, `"weighted"`), unanimity is broken, or a
             vote reaches `score_threshold` (`"best_score"`). Stopped voters are recorded as
             `cancelled` (`VoteDecided`) and counted in the outcome's `cancelled`.
         score_threshold: For `"best_score"` with `early_stop`: the score that is good enough.
-
-        deadline: See `ParallelOptions.deadline`.
+        **options: The options every factory takes (`ParallelOptions`), listed below.
 
     Returns:
         The uncompiled graph; compile it with your checkpointer, store and name.
@@ -144,18 +123,8 @@ def create_voting_graph(
     labels, nodes, runs_on = _voters(voters, n, graph)
     if not labels:
         raise ValueError(f"{graph}: voters cannot be empty; pass at least one voter")
-    if TALLY in nodes:
-        raise ValueError(f"{graph}: voter name {TALLY!r} is reserved for the tally node")
-    options = ParallelOptions(
-        on_error=on_error,
-        min_successes=min_successes,
-        timeout=timeout,
-        retry=retry,
-        max_concurrency=max_concurrency,
-        token_budget=token_budget,
-        executor=executor,
-        deadline=deadline,
-    ).check(graph=graph, units=len(labels))
+    check_reserved(nodes, {TALLY: "the tally node"}, what=f"{graph}: voter name")
+    run_options = check_options(options, graph=graph, units=len(labels))
     if not (callable(method) or method in _METHODS):
         raise ValueError(
             f"{graph}: method must be one of {', '.join(map(repr, _METHODS))} or a function "
@@ -177,8 +146,10 @@ def create_voting_graph(
             values["results"], method=method, weights=weight_map, normalize=normalize, score=score
         )
 
-    builder = ParallelStateGraph(state.state, input_schema=state.input)
-    builder.parallel_tasks = len(labels)
+    plan = fixed_units(
+        state, list(zip(runs_on, labels, strict=True)), deadline=run_options.deadline
+    )
+    builder = ParallelStateGraph(state, options=run_options, plan=plan)
 
     def watch(scope: RunScope, record: BranchResult) -> None:
         watcher = scope.attached(
@@ -198,16 +169,16 @@ def create_voting_graph(
             scope.stop(waiting, StopReason("VoteDecided", f"stopped: {reason}"))
 
     for name, voter in nodes.items():
-        unit = Unit(voter, label=f"voter {name!r}", executor=options.executor)
-        node = unit_node(unit, options, name=name, after=watch if early_stop else None)
+        unit = Unit(voter, label=f"voter {name!r}", executor=run_options.executor)
+        node = unit_node(unit, run_options, name=name, after=watch if early_stop else None)
         builder.add_node(name, node)
     builder.add_node(
         TALLY,
         make_node(
-            join_node(Unit(count_votes, label=TALLY), labels, options.min_successes), name=TALLY
+            join_node(Unit(count_votes, label=TALLY), labels, run_options.min_successes), name=TALLY
         ),
     )
-    builder.start_units(state, list(zip(runs_on, labels, strict=True)), deadline=options.deadline)
+    builder.start_units()
     for name in nodes:  # plain edges: see create_fanout_graph
         builder.add_edge(name, TALLY)
     builder.add_edge(TALLY, END)

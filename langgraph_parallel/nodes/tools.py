@@ -11,7 +11,14 @@ from langchain_core.tools import BaseTool, StructuredTool
 from langchain_core.tools import tool as as_tool
 
 from langgraph_parallel._bridge import make_node
-from langgraph_parallel._options import MaxConcurrency, ParallelOptions, TimeoutLike
+from langgraph_parallel._limits import AdaptiveLimit
+from langgraph_parallel._options import (
+    MaxConcurrency,
+    RunOptions,
+    TimeoutLike,
+    concurrency_cap,
+    timeout_seconds,
+)
 from langgraph_parallel._runner import run_units
 from langgraph_parallel._scope import new_scope_id
 from langgraph_parallel._telemetry import stream_writer
@@ -106,8 +113,12 @@ def parallel_tool_node(
     """
     registry = {t.name: t for t in (t if isinstance(t, BaseTool) else as_tool(t) for t in tools)}
     units = {tool_name: _unit(t) for tool_name, t in registry.items()}
-    options = ParallelOptions(timeout=timeout, max_concurrency=max_concurrency).check(
-        graph=f"parallel_tool_node {name!r}", units=None
+    what = f"parallel_tool_node {name!r}"
+    options = RunOptions(
+        timeout=timeout_seconds(timeout, what=what),
+        max_concurrency=concurrency_cap(
+            max_concurrency, what=what, auto=lambda: AdaptiveLimit(name=what)
+        ),
     )
 
     async def run_tools(value: Any, config: RunnableConfig) -> dict[str, list[ToolMessage]]:
