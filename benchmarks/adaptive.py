@@ -20,7 +20,7 @@ from typing import Any
 from langchain_openai import ChatOpenAI
 
 from langgraph_parallel import AdaptiveLimit, create_orchestrator_graph
-from langgraph_parallel.models._http import openai_http_clients
+from langgraph_parallel.engine.http import openai_http_clients
 from langgraph_parallel.nodes import llm_node
 from langgraph_parallel.testing import FakeOpenAIServer
 

@@ -49,7 +49,7 @@ from langgraph_parallel import (  # noqa: E402
     create_orchestrator_graph,
     create_voting_graph,
 )
-from langgraph_parallel._bridge import process_pool  # noqa: E402
+from langgraph_parallel.engine.bridge import process_pool  # noqa: E402
 from langgraph_parallel.nodes import Hedge, hedged  # noqa: E402
 
 ROUNDS = 5

@@ -8,7 +8,7 @@ Three graph factories, each returning an uncompiled `StateGraph`:
 - `create_voting_graph`: voters do the same task at once; a tally picks the winner.
 """
 
-from langgraph_parallel._limits import AdaptiveLimit, ConcurrencyLimit, adaptive_limit
+from langgraph_parallel.engine.limits import AdaptiveLimit, ConcurrencyLimit, adaptive_limit
 from langgraph_parallel.errors import BranchFailuresError, InvalidInputError, InvalidPlanError
 from langgraph_parallel.graphs import (
     Branch,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from langgraph_parallel._redact import redact
+from langgraph_parallel.engine.redact import redact
 from langgraph_parallel.errors import InvalidInputError
 from langgraph_parallel.templates import TEMPLATES, Template
 

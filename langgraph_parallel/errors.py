@@ -21,7 +21,7 @@ class DeadlineExceeded(Exception):
 
     It is recorded, with status `"timeout"`. It is raised out of a sync call only when the
     runner could not stop a node at the deadline because blocking code in an async function
-    held the event loop: a grace period later (`_bridge.DEADLINE_GRACE`) the caller gives
+    held the event loop: a grace period later (`engine.bridge.DEADLINE_GRACE`) the caller gives
     the node up, and the message names the line the loop is blocked in.
     """
 

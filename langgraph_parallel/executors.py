@@ -35,6 +35,6 @@ Example:
     ```
 """
 
-from langgraph_parallel._ray import RayExecutor
+from langgraph_parallel.engine.ray_executor import RayExecutor
 
 __all__ = ["RayExecutor"]

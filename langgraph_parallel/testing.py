@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal
 
-from langgraph_parallel.models._schema import SchemaFiller
+from langgraph_parallel.models.schema import SchemaFiller
 
 MARKER = "[fake server]"
 """What every text the server writes starts with."""

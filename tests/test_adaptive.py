@@ -22,13 +22,13 @@ from langchain_openai import ChatOpenAI
 from langgraph_parallel import (
     AdaptiveLimit,
     ConcurrencyLimit,
-    _limits,
     adaptive_limit,
     create_orchestrator_graph,
 )
-from langgraph_parallel._limits import held, rate_limited, retry_after_seconds
+from langgraph_parallel.engine import limits as _limits
+from langgraph_parallel.engine.http import AdaptiveAsyncTransport, can_limit, limited
+from langgraph_parallel.engine.limits import current_lease, rate_limited, retry_after_seconds
 from langgraph_parallel.models import resolve_model
-from langgraph_parallel.models._http import AdaptiveAsyncTransport, can_limit, limited
 from langgraph_parallel.nodes import llm_node
 
 RTT = 10.0  # seconds: the made-up round trip of every success below
@@ -352,7 +352,7 @@ async def test_auto_on_a_factory_is_one_limit_per_graph_across_runs() -> None:
     seen: list[Any] = []
 
     async def work(item: int) -> int:
-        place = held.get()
+        place = current_lease()
         seen.append(None if place is None else place.limit)
         return item
 
@@ -521,7 +521,7 @@ async def test_every_factory_takes_auto(factory: str) -> None:
     places: list[Any] = []
 
     async def unit(value: Any) -> str:
-        place = held.get()
+        place = current_lease()
         places.append(None if place is None else place.limit)
         return "yes"
 
@@ -579,3 +579,31 @@ def test_llm_nodes_share_one_pair_of_http_clients() -> None:
     limit = AdaptiveLimit()
     assert limited(model, limit).http_client is limited(model, limit).http_client  # type: ignore[attr-defined]
     assert limited(model, limit).http_client is not first.http_client  # type: ignore[attr-defined]
+
+
+async def test_a_429_that_shrinks_the_limit_below_its_holders_gives_each_place_back_once() -> None:
+    """Four units hold the four places of a limit and each meets a 429 at once: the first
+    cut leaves more holders than places, so one unit gives its place back to wait. That place
+    is given back once: before the lease owned it, the runner gave it back a second time
+    (the limit's count of holders ended at -1, one call more allowed than it said)."""
+    limit = AdaptiveLimit(initial=4)
+    seen: set[int] = set()
+    all_in = asyncio.Event()
+
+    async def work(item: int) -> int:
+        if item not in seen:
+            seen.add(item)
+            if len(seen) == 4:
+                all_in.set()
+            await all_in.wait()  # all four hold a place now
+            raise RateLimited("busy")
+        return item
+
+    graph = create_orchestrator_graph(
+        lambda state: [0, 1, 2, 3], work, lambda state: None, max_concurrency=limit
+    ).compile()
+    out = await graph.ainvoke({"input": None})
+    assert [r["status"] for r in out["results"]] == ["ok"] * 4
+    assert [r["rate_limited"] for r in out["results"]] == [1] * 4
+    assert limit.rejections == 4 and limit.limit < 4
+    assert limit.active == 0

@@ -31,7 +31,7 @@ _forkserver.set_forkserver_preload(
         "langchain_core.prompts",
         "langchain_openai",
         "langgraph_parallel.graphs",
-        "langgraph_parallel.models._http",
+        "langgraph_parallel.engine.http",
         "langgraph_parallel.nodes.llm",
         "langgraph_parallel.testing",
     ]

@@ -16,7 +16,7 @@ from helpers import Gauge
 from typing_extensions import TypedDict
 
 from langgraph_parallel import create_fanout_graph, create_orchestrator_graph, create_voting_graph
-from langgraph_parallel._bridge import process_pool
+from langgraph_parallel.engine.bridge import process_pool
 
 
 @pytest.fixture(scope="module", autouse=True)

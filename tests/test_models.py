@@ -21,7 +21,7 @@ from langgraph_parallel.models import (
     is_simulated,
     resolve_model,
 )
-from langgraph_parallel.models._schema import SchemaFiller
+from langgraph_parallel.models.schema import SchemaFiller
 
 FAST = Latency.fixed(0.0)
 

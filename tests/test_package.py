@@ -6,12 +6,14 @@ import importlib
 import inspect
 import pkgutil
 import re
+import sys
 import textwrap
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from layout import LAYERS, PACKAGE, imports, layer, room
 
 import langgraph_parallel
 
@@ -123,3 +125,38 @@ def test_importing_the_package_stays_light() -> None:
     code = f"import sys, langgraph_parallel; print([m for m in {deferred!r} if m in sys.modules])"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_engine_is_one_folder_and_the_root_holds_only_public_modules() -> None:
+    at_root = {p.stem for p in PACKAGE.glob("*.py")}
+    assert at_root == {"__init__", "__main__", "_lazy", "cli", "errors", "executors", "testing"}
+    folders = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert folders == {"engine", "graphs", "models", "nodes", "state", "templates"}
+    assert {m.split(".")[1] for m in sys.modules if m.startswith("langgraph_parallel.")} <= {
+        room for rooms in LAYERS for room in rooms
+    }
+
+
+def test_imports_run_down_the_layers_only() -> None:
+    upward = [
+        f"{module}:{line} imports {name}"
+        for module, name, line in imports()
+        if room(module) != room(name) and layer(room(name)) >= layer(room(module))
+    ]
+    assert upward == []
+
+
+def test_no_module_imports_another_packages_private_names() -> None:
+    """A name or module with a leading underscore is private to the package that holds it
+    (and the packages inside it): `graphs/_options.py` serves `graphs/` only."""
+    leaks = []
+    for module, name, line in imports():
+        owner = module.rsplit(".", 1)[0] if not module.endswith("__init__") else module
+        parts = name.split(".")
+        for depth, part in enumerate(parts):
+            if part.startswith("_") and not part.startswith("__"):
+                holder = ".".join(parts[:depth])  # the package the private part belongs to
+                if not (owner + ".").startswith(holder + "."):
+                    leaks.append(f"{module}:{line} imports {name}")
+                break
+    assert leaks == []

@@ -267,3 +267,17 @@ def test_every_test_the_reliability_page_cites_exists() -> None:
 def test_every_reliability_test_is_on_the_page(file: str) -> None:
     cited = {name for cited_file, name in CITED if cited_file == file}
     assert _tests_in(file) - cited == set(), "add them to docs/reliability.md"
+
+
+def test_the_architecture_drawing_is_the_import_graph() -> None:
+    """docs/architecture.md draws every import between rooms (but those into the ground
+    floor, as it says), and nothing else."""
+    from layout import arrows, layer
+
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    drawing = re.search(r"```mermaid\nflowchart TD\n(.*?)```", page, re.S)
+    assert drawing is not None
+    drawn = {(a, b) for a, b in re.findall(r"^\s*(\w+) --> (\w+)\s*$", drawing.group(1), re.M)}
+    ground = {"state", "errors", "_lazy"}
+    assert drawn == {(a, b) for a, b in arrows() if b not in ground}
+    assert all(layer(a) > layer(b) for a, b in drawn)

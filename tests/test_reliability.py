@@ -193,7 +193,7 @@ def test_sync_units_are_stopped_by_the_deadline_too() -> None:
 
 
 def test_redaction_masks_env_secrets_and_key_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from langgraph_parallel._redact import redact
+    from langgraph_parallel.engine.redact import redact
 
     monkeypatch.setenv("ACME_API_KEY", "acme-0123456789abcdef")
     monkeypatch.setenv("SHORT_TOKEN", "abc")  # too short to be a secret worth masking

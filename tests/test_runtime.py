@@ -28,7 +28,7 @@ from langgraph.config import get_config
 from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 
 import langgraph_parallel
-import langgraph_parallel._bridge
+import langgraph_parallel.engine.bridge
 from langgraph_parallel import create_fanout_graph, create_orchestrator_graph
 from langgraph_parallel.errors import DeadlineExceeded
 
@@ -386,7 +386,7 @@ def test_a_node_whose_loop_is_blocked_past_the_deadline_is_given_up_naming_the_b
     """Blocking code in an async branch stops the loop, so the runner cannot end it at the
     run's deadline; the sync caller gives up a grace period later and says where it blocks.
     """
-    monkeypatch.setattr(langgraph_parallel._bridge, "DEADLINE_GRACE", 0.5)
+    monkeypatch.setattr(langgraph_parallel.engine.bridge, "DEADLINE_GRACE", 0.5)
     release = threading.Event()
 
     async def blocks(state: Any) -> str:

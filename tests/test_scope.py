@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from langgraph_parallel._options import RunOptions
-from langgraph_parallel._runner import run_unit, run_units
-from langgraph_parallel._scope import RunScope, StopReason
-from langgraph_parallel._unit import Unit
+from langgraph_parallel.engine.options import RunOptions
+from langgraph_parallel.engine.runner import run_unit, run_units
+from langgraph_parallel.engine.scope import RunScope, StopReason
+from langgraph_parallel.engine.unit import Unit
 
 STOP = StopReason("VoteDecided", "stopped: the test decided")
 

@@ -346,7 +346,7 @@ class TestEarlyStop:
         assert outcome["winner"] == {"score": 0.95} and outcome["cancelled"] == 2
 
     def test_weights_count_towards_what_is_still_to_vote(self) -> None:
-        from langgraph_parallel.nodes.votes import VoteWatch
+        from langgraph_parallel.graphs._vote_watch import VoteWatch
 
         watch = VoteWatch(
             ["a", "b", "c"], method="weighted", weights={"a": 1, "b": 1, "c": 5}, normalize=None

@@ -1,6 +1,6 @@
 """Graph factories: sectioning fan-out, orchestrator-worker, voting and guarded generation."""
 
-from langgraph_parallel._options import ExecutorLike, MaxConcurrency, OnError
+from langgraph_parallel.engine.options import ExecutorLike, MaxConcurrency, OnError
 from langgraph_parallel.graphs._graph import ParallelStateGraph
 from langgraph_parallel.graphs._options import ParallelOptions
 from langgraph_parallel.graphs.fanout import Branch, create_fanout_graph

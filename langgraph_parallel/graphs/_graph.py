@@ -14,12 +14,11 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 from langgraph.types import All, Checkpointer, Send
 
-from langgraph_parallel._bridge import drive, run_driven
-from langgraph_parallel._options import RunOptions
-from langgraph_parallel._scope import new_scope_id
+from langgraph_parallel.engine.bridge import drive, run_driven
+from langgraph_parallel.engine.options import RunOptions
 from langgraph_parallel.errors import InvalidInputError
 from langgraph_parallel.graphs._input import StateSpec, check_saveable
-from langgraph_parallel.graphs._nodes import deadline_at, unit_payload
+from langgraph_parallel.graphs._nodes import unit_payload
 
 
 class ParallelCompiledGraph(CompiledStateGraph[Any, Any, Any, Any]):
@@ -27,7 +26,7 @@ class ParallelCompiledGraph(CompiledStateGraph[Any, Any, Any, Any]):
 
     `invoke`, `stream`, `batch` and `batch_as_completed` run the graph in a driver thread
     while the caller waits, and every async branch of the call on the caller's own event
-    loop, the same for each call from that thread (see `_bridge`). The async methods are
+    loop, the same for each call from that thread (see `engine.bridge`). The async methods are
     LangGraph's own.
     """
 
@@ -62,18 +61,19 @@ class UnitPlan:
 
 
 def fixed_units(
-    state: StateSpec, units: Sequence[tuple[str, str]], *, deadline: float | None
+    state: StateSpec, units: Sequence[tuple[str, str]], options: RunOptions
 ) -> UnitPlan:
     """The plan of a graph whose units are known when it is built (fan-out, voting).
 
     Args:
         state: The graph's state, to check the input.
         units: `(node, label)` of each unit, by index; the label names its record.
-        deadline: Seconds the units may take in all, or `None`.
+        options: The graph's checked options (its runs' deadline).
     """
 
     def sends(values: dict[str, Any], only: Collection[int] | None = None) -> list[Send]:
-        inputs, scope, due = state.check_input(values), new_scope_id(), deadline_at(deadline)
+        inputs = state.check_input(values)
+        scope, due = options.start_run()
         return [
             Send(node, unit_payload(inputs, scope, label, index, due))
             for index, (node, label) in enumerate(units)

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from langgraph_parallel._bridge import AsyncNode, NodeFunc, make_node, runs_alone
-from langgraph_parallel._options import RunOptions
-from langgraph_parallel._runner import run_unit
-from langgraph_parallel._scope import RunScope
-from langgraph_parallel._telemetry import (
+from langgraph_parallel.engine.bridge import AsyncNode, NodeFunc, make_node, runs_alone
+from langgraph_parallel.engine.options import RunOptions
+from langgraph_parallel.engine.runner import run_unit
+from langgraph_parallel.engine.scope import RunScope
+from langgraph_parallel.engine.telemetry import (
     stream_writer,
     unit_config,
     usage_total,
     with_usage_collector,
 )
-from langgraph_parallel._unit import Unit
+from langgraph_parallel.engine.unit import Unit
 from langgraph_parallel.errors import BranchFailuresError
 from langgraph_parallel.state.records import BranchResult
 
@@ -43,19 +42,6 @@ def unit_payload(
 def payload_deadline(payload: Any) -> float | None:
     """The run's deadline a `Send` payload carries (`time.time()`), if any."""
     return payload.get("deadline") if isinstance(payload, dict) else None
-
-
-def deadline_at(seconds: float | None) -> float | None:
-    """The wall-clock time (`time.time()`) a deadline of `seconds` from now falls on."""
-    return None if seconds is None else time.time() + seconds
-
-
-def run_scope_for(payload: dict[str, Any], options: RunOptions) -> RunScope:
-    """The scope of the run a `Send` payload belongs to, with the run's deadline set."""
-    scope = options.scope(payload["scope"])
-    if payload.get("deadline") is not None:
-        scope.deadline = payload["deadline"]
-    return scope
 
 
 def unit_node(
@@ -84,7 +70,7 @@ def unit_node(
 
     async def run_branch(payload: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         branch, index = payload["branch"], payload["index"]
-        scope = run_scope_for(payload, options)
+        scope = options.scope(payload["scope"], payload.get("deadline"))
         record = await run_unit(
             unit,
             payload["state"],

@@ -14,8 +14,8 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypedDict, TypeVar, get_type_hints
 
-from langgraph_parallel._limits import AdaptiveLimit
-from langgraph_parallel._options import (
+from langgraph_parallel.engine.limits import AdaptiveLimit
+from langgraph_parallel.engine.options import (
     ExecutorLike,
     MaxConcurrency,
     OnError,

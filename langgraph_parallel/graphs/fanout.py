@@ -9,9 +9,9 @@ from typing import Any, Unpack
 from langchain_core.runnables import Runnable
 from langgraph.graph import END
 
-from langgraph_parallel._bridge import make_node
-from langgraph_parallel._options import ExecutorLike, RetryLike, TimeoutLike
-from langgraph_parallel._unit import Unit
+from langgraph_parallel.engine.bridge import make_node
+from langgraph_parallel.engine.options import ExecutorLike, RetryLike, TimeoutLike
+from langgraph_parallel.engine.unit import Unit
 from langgraph_parallel.graphs._graph import ParallelStateGraph, fixed_units
 from langgraph_parallel.graphs._input import StateSpec, check_name, check_reserved
 from langgraph_parallel.graphs._nodes import join_node, unit_node
@@ -171,7 +171,7 @@ def build_fanout(
         )
     aggregator_unit = Unit(aggregator, label=AGGREGATOR)
 
-    plan = fixed_units(state, [(name, name) for name in specs], deadline=options.deadline)
+    plan = fixed_units(state, [(name, name) for name in specs], options)
     builder = ParallelStateGraph(state, options=options, plan=plan)
     for name, spec in specs.items():
         own = options.for_unit(

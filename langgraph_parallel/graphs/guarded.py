@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Unpack
 
 from langgraph_parallel.graphs._graph import ParallelStateGraph
+from langgraph_parallel.graphs._guard import gate, stops_on_block, withheld
 from langgraph_parallel.graphs._options import ParallelOptions, takes_options
 from langgraph_parallel.graphs.fanout import build_fanout
-from langgraph_parallel.nodes.guardrails import gate, stops_on_block, withheld
 
 GENERATE = "generate"
 GUARDRAIL = "guardrail"

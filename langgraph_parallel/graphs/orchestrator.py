@@ -11,20 +11,17 @@ from langgraph.graph import END, START
 from langgraph.pregel import Pregel
 from langgraph.types import Command, Send
 
-from langgraph_parallel._bridge import NodeFunc, make_node
-from langgraph_parallel._options import RunOptions, check_positive
-from langgraph_parallel._runner import run_units
-from langgraph_parallel._scope import new_scope_id
-from langgraph_parallel._telemetry import stream_writer
-from langgraph_parallel._unit import Unit
+from langgraph_parallel.engine.bridge import NodeFunc, make_node
+from langgraph_parallel.engine.options import RunOptions, check_positive
+from langgraph_parallel.engine.runner import run_units
+from langgraph_parallel.engine.telemetry import stream_writer
+from langgraph_parallel.engine.unit import Unit
 from langgraph_parallel.errors import InvalidPlanError
 from langgraph_parallel.graphs._graph import ParallelStateGraph, UnitPlan
 from langgraph_parallel.graphs._input import StateSpec, check_saveable, checkpointer_of
 from langgraph_parallel.graphs._nodes import (
-    deadline_at,
     join_node,
     payload_deadline,
-    run_scope_for,
 )
 from langgraph_parallel.graphs._options import ParallelOptions, check_options, takes_options
 from langgraph_parallel.state.schemas import OrchestratorState
@@ -97,7 +94,7 @@ def _worker_node(worker: Unit, options: RunOptions, writes: str | None) -> NodeF
             ),
             config=config,
             options=options,
-            scope=run_scope_for(payload, options),
+            scope=options.scope(payload["scope"], payload.get("deadline")),
             writer=stream_writer(),
         )
         updates: list[Command[Any]] = (
@@ -200,7 +197,7 @@ def create_orchestrator_graph(
             f"{graph}: writes={writes!r} is written by every worker at once, so it needs a "
             f"reducer; annotate it, e.g. `{writes}: Annotated[list, operator.add]`"
         )
-    plan = _item_plan(chunk_size, max_items, run_options.deadline)
+    plan = _item_plan(chunk_size, max_items, run_options)
     builder = ParallelStateGraph(state, options=run_options, plan=plan)
     node_retry = list(run_options.retry) or None
     builder.add_node(
@@ -229,7 +226,7 @@ def create_orchestrator_graph(
 
     def send_items(values: dict[str, Any], config: RunnableConfig) -> list[Send] | str:
         saved = checkpointer_of(config) is not None
-        return _sends(values, None, chunk_size, run_options.deadline, saved=saved) or SYNTHESIZER
+        return _sends(values, None, chunk_size, run_options, saved=saved) or SYNTHESIZER
 
     builder.add_edge(START, PLANNER)
     builder.add_edge(PLANNER, DISPATCH)
@@ -243,7 +240,7 @@ def _sends(
     values: dict[str, Any],
     only: Collection[int] | None,
     chunk_size: int | Literal["auto"],
-    deadline: float | None,
+    options: RunOptions,
     *,
     saved: bool,
 ) -> list[Send]:
@@ -251,13 +248,10 @@ def _sends(
     plan = values["plan"]
     indexes = [i for i in range(len(plan)) if only is None or i in only]
     items = plan if only is None else [plan[i] for i in indexes]
-    size, scope, due = (
-        chunk(len(indexes), chunk_size, saved=saved),
-        new_scope_id(),
-        deadline_at(deadline),
-    )
+    size = chunk(len(indexes), chunk_size, saved=saved)
+    scope, due = options.start_run()
     # Indexes and items in two lists, not a pair per item: a pair is one more object per
-    # waiting item for the garbage collector (see `_runner._Runner`).
+    # waiting item for the garbage collector (see `engine.runner._Runner`).
     return [
         Send(
             WORKER,
@@ -272,13 +266,11 @@ def _sends(
     ]
 
 
-def _item_plan(
-    chunk_size: int | Literal["auto"], max_items: int, deadline: float | None
-) -> UnitPlan:
+def _item_plan(chunk_size: int | Literal["auto"], max_items: int, options: RunOptions) -> UnitPlan:
     """The plan of an orchestrator: the planner's items, sent in chunks to the worker."""
 
     def resend(values: dict[str, Any], only: Collection[int] | None) -> list[Send]:
-        return _sends(values, only, chunk_size, deadline, saved=True)  # retry needs a checkpointer
+        return _sends(values, only, chunk_size, options, saved=True)  # retry needs a checkpointer
 
     tasks = MAX_TASKS if chunk_size == "auto" else min(math.ceil(max_items / chunk_size), 256)
     return UnitPlan(resend, (WORKER,), tasks)

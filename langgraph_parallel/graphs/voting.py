@@ -7,15 +7,16 @@ from typing import Any, Unpack
 
 from langgraph.graph import END
 
-from langgraph_parallel._bridge import make_node
-from langgraph_parallel._options import check_positive
-from langgraph_parallel._scope import RunScope, StopReason
-from langgraph_parallel._unit import Unit
+from langgraph_parallel.engine.bridge import make_node
+from langgraph_parallel.engine.options import check_positive
+from langgraph_parallel.engine.scope import RunScope, StopReason
+from langgraph_parallel.engine.unit import Unit
 from langgraph_parallel.graphs._graph import ParallelStateGraph, fixed_units
 from langgraph_parallel.graphs._input import StateSpec, check_name, check_reserved
 from langgraph_parallel.graphs._nodes import join_node, unit_node
 from langgraph_parallel.graphs._options import ParallelOptions, check_options, takes_options
-from langgraph_parallel.nodes.votes import Normalizer, VoteMethod, VoteWatch, normalizer, tally
+from langgraph_parallel.graphs._vote_watch import VoteWatch
+from langgraph_parallel.nodes.votes import Normalizer, VoteMethod, normalizer, tally
 from langgraph_parallel.state.records import BranchResult, Vote
 from langgraph_parallel.state.schemas import ParallelState
 
@@ -146,9 +147,7 @@ def create_voting_graph(
             values["results"], method=method, weights=weight_map, normalize=normalize, score=score
         )
 
-    plan = fixed_units(
-        state, list(zip(runs_on, labels, strict=True)), deadline=run_options.deadline
-    )
+    plan = fixed_units(state, list(zip(runs_on, labels, strict=True)), run_options)
     builder = ParallelStateGraph(state, options=run_options, plan=plan)
 
     def watch(scope: RunScope, record: BranchResult) -> None:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from langgraph_parallel._lazy import lazy as _lazy
 
 if TYPE_CHECKING:
-    from langgraph_parallel.models._http import loop_safe
-    from langgraph_parallel.models._per_loop import LoopSafeAsyncTransport
+    from langgraph_parallel.engine.http import loop_safe
+    from langgraph_parallel.engine.per_loop import LoopSafeAsyncTransport
     from langgraph_parallel.models._resolve import (
         DEFAULT_OPENAI_MODEL,
         MODEL_ENV,
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     )
 
 _WHERE = {
-    "loop_safe": "langgraph_parallel.models._http",
-    "LoopSafeAsyncTransport": "langgraph_parallel.models._per_loop",
+    "loop_safe": "langgraph_parallel.engine.http",
+    "LoopSafeAsyncTransport": "langgraph_parallel.engine.per_loop",
     **dict.fromkeys(
         ["DEFAULT_OPENAI_MODEL", "MODEL_ENV", "ModelLike", "is_simulated", "resolve_model"],
         "langgraph_parallel.models._resolve",

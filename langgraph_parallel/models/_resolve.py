@@ -60,7 +60,7 @@ def resolve_model(
         ```
     """
     if isinstance(model, BaseChatModel):
-        from langgraph_parallel.models._http import loop_safe
+        from langgraph_parallel.engine.http import loop_safe
 
         return loop_safe(model)
     env = os.environ if env is None else env
@@ -102,7 +102,7 @@ def _openai(name: str, env: Mapping[str, str], spec: str) -> BaseChatModel:
         )
     from langchain_openai import ChatOpenAI  # imported on use: it is slow to import
 
-    from langgraph_parallel.models._http import shared_http_clients
+    from langgraph_parallel.engine.http import shared_http_clients
 
     # Requests go through the package's transport, so an adaptive limit sees every 429.
     options: dict[str, Any] = {

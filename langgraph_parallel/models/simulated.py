@@ -34,8 +34,8 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from langgraph_parallel._telemetry import current_unit
-from langgraph_parallel.models._schema import SchemaFiller
+from langgraph_parallel.engine.telemetry import current_unit
+from langgraph_parallel.models.schema import SchemaFiller
 
 SIMULATED_NOTICE = "[simulated]"
 """The prefix of every text the simulated model writes."""

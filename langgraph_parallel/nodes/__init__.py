@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from langgraph_parallel._lazy import lazy as _lazy
 
 if TYPE_CHECKING:
-    from langgraph_parallel._limits import ConcurrencyLimit
+    from langgraph_parallel.engine.limits import ConcurrencyLimit
     from langgraph_parallel.nodes.aggregators import (
         best_score,
         concatenate,
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     )
 
 _WHERE = {
-    "ConcurrencyLimit": "langgraph_parallel._limits",
+    "ConcurrencyLimit": "langgraph_parallel.engine.limits",
     **dict.fromkeys(
         [
             "best_score",

@@ -14,9 +14,9 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from langgraph_parallel._bridge import make_node
+from langgraph_parallel.engine.bridge import make_node
 from langgraph_parallel.models import ModelLike, resolve_model
-from langgraph_parallel.nodes._text import render_input, variables
+from langgraph_parallel.nodes.text import render_input, variables
 from langgraph_parallel.nodes.votes import Normalizer, freeze, tally
 from langgraph_parallel.state.records import BranchResult, VoteOutcome
 

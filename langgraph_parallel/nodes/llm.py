@@ -10,18 +10,18 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.prompts import BasePromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from langgraph_parallel._bridge import make_node
-from langgraph_parallel._limits import (
+from langgraph_parallel.engine.bridge import make_node
+from langgraph_parallel.engine.http import can_limit, limited, provider_key
+from langgraph_parallel.engine.limits import (
     AdaptiveLimit,
     ConcurrencyLimit,
     adaptive_limit,
     error_retry_after,
     rate_limited,
 )
-from langgraph_parallel._options import MaxConcurrency, concurrency_cap
+from langgraph_parallel.engine.options import MaxConcurrency, concurrency_cap
 from langgraph_parallel.models import ModelLike, resolve_model
-from langgraph_parallel.models._http import can_limit, limited, provider_key
-from langgraph_parallel.nodes._text import render_input, variables
+from langgraph_parallel.nodes.text import render_input, variables
 
 
 class _Variables(dict[str, Any]):

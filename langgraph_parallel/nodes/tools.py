@@ -10,19 +10,19 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
 from langchain_core.tools import tool as as_tool
 
-from langgraph_parallel._bridge import make_node
-from langgraph_parallel._limits import AdaptiveLimit
-from langgraph_parallel._options import (
+from langgraph_parallel.engine.bridge import make_node
+from langgraph_parallel.engine.limits import AdaptiveLimit
+from langgraph_parallel.engine.options import (
     MaxConcurrency,
     RunOptions,
     TimeoutLike,
     concurrency_cap,
     timeout_seconds,
 )
-from langgraph_parallel._runner import run_units
-from langgraph_parallel._scope import new_scope_id
-from langgraph_parallel._telemetry import stream_writer
-from langgraph_parallel._unit import Unit
+from langgraph_parallel.engine.runner import run_units
+from langgraph_parallel.engine.scope import new_scope_id
+from langgraph_parallel.engine.telemetry import stream_writer
+from langgraph_parallel.engine.unit import Unit
 from langgraph_parallel.state.records import BranchResult
 
 

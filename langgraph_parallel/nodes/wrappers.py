@@ -21,18 +21,18 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.errors import NodeTimeoutError
 from langgraph.types import RetryPolicy
 
-from langgraph_parallel._bridge import make_node
-from langgraph_parallel._limits import ConcurrencyLimit
-from langgraph_parallel._options import (
+from langgraph_parallel.engine.bridge import make_node
+from langgraph_parallel.engine.limits import ConcurrencyLimit
+from langgraph_parallel.engine.options import (
     RetryLike,
     TimeoutLike,
     retry_delay,
     retry_policies,
     timeout_seconds,
 )
-from langgraph_parallel._runner import attempt_with_timeout
-from langgraph_parallel._telemetry import mark_hedged
-from langgraph_parallel._unit import Unit
+from langgraph_parallel.engine.runner import attempt_with_timeout
+from langgraph_parallel.engine.telemetry import mark_hedged
+from langgraph_parallel.engine.unit import Unit
 
 
 def _name(thing: Any) -> str:

@@ -11,8 +11,6 @@ from typing import Any, Literal, NotRequired
 from langchain_core.messages.ai import UsageMetadata
 from typing_extensions import TypedDict
 
-from langgraph_parallel._limits import LimitState
-
 BranchStatus = Literal["ok", "error", "timeout", "cancelled"]
 """How a branch (or work item, or voter) ended.
 
@@ -82,6 +80,17 @@ BranchEventKind = Literal["start", "retry", "finish", "error", "hedge"]
 """What happened to a unit of work: it started, started again after a failure, ended well
 (`"finish"`), ended badly (`"error"`: failed, timed out or cancelled), or started a backup
 call (`"hedge"`)."""
+
+
+class LimitState(TypedDict):
+    """An `AdaptiveLimit` at one moment, as progress events carry it (`"limit"`)."""
+
+    limit: int
+    """How many calls it allows at once now."""
+    in_flight: int
+    """How many hold a place now."""
+    rejections: int
+    """How many 429s it has been told of."""
 
 
 class BranchEvent(TypedDict):

@@ -10,7 +10,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from langgraph_parallel.models import ModelLike, resolve_model
-from langgraph_parallel.nodes._text import render_input, variables
+from langgraph_parallel.nodes.text import render_input, variables
 
 Render = Callable[[Any], str]
 
@@ -46,7 +46,7 @@ def briefing_writer(
     model: ModelLike,
 ) -> Runnable[Any, Any]:
     """An aggregator: the model writes a short summary; the sections follow it as data."""
-    from langgraph_parallel._bridge import make_node
+    from langgraph_parallel.engine.bridge import make_node
 
     chat = resolve_model(model)
 

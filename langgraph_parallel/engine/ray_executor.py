@@ -14,7 +14,7 @@ def _call_in_ray(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """The one Ray task: call `fn` (a coroutine function too, on the worker thread's loop)."""
     result = fn(*args, **kwargs)
     if inspect.iscoroutine(result):
-        from langgraph_parallel._bridge import run_sync
+        from langgraph_parallel.engine.bridge import run_sync
 
         return run_sync(result, what=getattr(fn, "__name__", "a Ray task"))
     return result

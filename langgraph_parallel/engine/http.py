@@ -8,8 +8,10 @@ request holds a place in the limit, a 429 shrinks it and is sent again after the
 branch's), and a success lets it grow.
 
 Which limit: the transport's own (`llm_node(max_concurrency="auto")`), else the one the
-current unit of work holds (a graph built with `max_concurrency="auto"`); then the unit's
-place is used, not a second one. With neither, requests pass straight through.
+current unit of work holds (a graph built with `max_concurrency="auto"`). When the unit
+holds a place in that limit, its requests report on the unit's `Lease`, not on a second
+place (`current_lease`). With neither, requests pass straight through. The transport knows
+only limits and leases, not who runs it.
 
 The async transport sends through a `LoopSafeAsyncTransport`, so these clients work from
 any event loop. `limited` and `loop_safe` copy a model onto them: the first for a limit,
@@ -18,7 +20,6 @@ the second for every OpenAI model the package resolves or receives.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import itertools
 import threading
@@ -32,8 +33,13 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 from pydantic import BaseModel
 
-from langgraph_parallel._limits import AdaptiveLimit, Held, held, retry_after_seconds
-from langgraph_parallel.models._per_loop import LoopSafeAsyncTransport
+from langgraph_parallel.engine.limits import (
+    AdaptiveLimit,
+    Lease,
+    current_lease,
+    retry_after_seconds,
+)
+from langgraph_parallel.engine.per_loop import LoopSafeAsyncTransport
 
 if TYPE_CHECKING:
     from langchain_openai.chat_models.base import BaseChatOpenAI
@@ -50,58 +56,11 @@ _ours: weakref.WeakKeyDictionary[httpx.Client | httpx.AsyncClient, AdaptiveLimit
 """The HTTP clients the package made, each with its transports' own limit."""
 
 
-def _which(own: AdaptiveLimit | None) -> tuple[AdaptiveLimit | None, Held | None]:
-    """The limit a request goes through, and the unit's place if the request uses it."""
-    place = held.get()
-    if own is not None:
-        return own, None if place is None or place.limit is not own else place
-    if place is not None:
-        return place.limit, place
-    return None, None
-
-
-def _succeeded(limit: AdaptiveLimit, place: Held | None, sent: float) -> None:
-    limit.succeeded(sent)
-    if place is not None:
-        place.reported = True
-
-
-def _rejected(limit: AdaptiveLimit, place: Held | None, sent: float, response: Any) -> float:
-    wait = limit.rejected(sent, retry_after_seconds(response.headers))
-    if place is not None:
-        place.reported = True
-    return wait
-
-
-def _leave(limit: AdaptiveLimit, place: Held | None) -> bool:
-    """Give the request's place back to wait out a 429, if the limit no longer allows it.
-
-    Otherwise the place is kept through the wait (given back, it would go to a request
-    that meets the same 429). Whether it was given back, to be taken again after the wait.
-    """
-    gave_back = limit.give_back_if_over()
-    if gave_back and place is not None:
-        place.holding = False
-    return gave_back
-
-
-def _hold(place: Held | None) -> bool:
-    """The place was taken again after a wait: the unit holds it once more."""
-    if place is not None:
-        place.holding = True
-    return True
-
-
 class _Releasing(httpx.AsyncByteStream, httpx.SyncByteStream):
-    """A response body that gives its place back when it is closed (read to the end)."""
+    """A response body that gives its request's place back when it is closed (read to the end)."""
 
-    def __init__(self, stream: Any, limit: AdaptiveLimit) -> None:
-        self._stream, self._limit, self._held = stream, limit, True
-
-    def _release(self) -> None:
-        if self._held:
-            self._held = False
-            self._limit.release()
+    def __init__(self, stream: Any, lease: Lease) -> None:
+        self._stream, self._lease = stream, lease
 
     def __iter__(self) -> Iterator[bytes]:
         yield from self._stream
@@ -114,20 +73,20 @@ class _Releasing(httpx.AsyncByteStream, httpx.SyncByteStream):
         try:
             self._stream.close()
         finally:
-            self._release()
+            self._lease.release()
 
     async def aclose(self) -> None:
         try:
             await self._stream.aclose()
         finally:
-            self._release()
+            self._lease.release()
 
 
-def _holding(response: httpx.Response, limit: AdaptiveLimit) -> httpx.Response:
+def _holding(response: httpx.Response, lease: Lease) -> httpx.Response:
     return httpx.Response(
         status_code=response.status_code,
         headers=response.headers,
-        stream=_Releasing(response.stream, limit),
+        stream=_Releasing(response.stream, lease),
         extensions=response.extensions,
     )
 
@@ -148,37 +107,31 @@ class AdaptiveAsyncTransport(httpx.AsyncBaseTransport):
         self._inner = inner or LoopSafeAsyncTransport(limits=_CONNECTIONS)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send `request`, holding a place in the limit and absorbing its 429s."""
-        limit, place = _which(self.limit)
-        if limit is None:
-            return await self._inner.handle_async_request(request)
-        own = place is None  # a place of its own, not the unit's
-        if own:
-            await limit.acquire()
-        holding = True
+        """Send `request` on a place in the limit, absorbing its 429s."""
+        lease = current_lease(self.limit)  # the unit's, which this request then reports on
+        own = lease is None  # a place of its own, given back when the body is read
+        if lease is None:
+            if self.limit is None:
+                return await self._inner.handle_async_request(request)
+            lease = await self.limit.lease()
         try:
             for rejections in itertools.count():
                 sent = time.perf_counter()
                 response = await self._inner.handle_async_request(request)
                 if response.status_code == 429:
-                    wait = _rejected(limit, place, sent, response)
+                    wait = lease.request_rejected(sent, retry_after_seconds(response.headers))
                     if rejections < MAX_REJECTIONS:
                         await response.aclose()
-                        holding = not _leave(limit, place)
-                        await asyncio.sleep(wait)
-                        if not holding:
-                            await limit.acquire()
-                            holding = _hold(place)
+                        await lease.wait_out(wait)
                         continue
                 elif response.status_code < 400:
-                    _succeeded(limit, place, sent)
-                if own:  # the place is given back when the body has been read
-                    response, holding = _holding(response, limit), False
-                return response
+                    lease.request_succeeded(sent)
+                return _holding(response, lease) if own else response
             raise AssertionError("unreachable")  # pragma: no cover
-        finally:
-            if own and holding:
-                limit.release()
+        except BaseException:
+            if own:
+                lease.release()
+            raise
 
     async def aclose(self) -> None:
         """Close the inner transport."""
@@ -195,37 +148,31 @@ class AdaptiveTransport(httpx.BaseTransport):
         self._inner = inner or httpx.HTTPTransport(limits=_CONNECTIONS)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Send `request`, holding a place in the limit and absorbing its 429s."""
-        limit, place = _which(self.limit)
-        if limit is None:
-            return self._inner.handle_request(request)
-        own = place is None
-        if own:
-            limit.acquire_blocking()
-        holding = True
+        """Send `request` on a place in the limit, absorbing its 429s."""
+        lease = current_lease(self.limit)  # the unit's, which this request then reports on
+        own = lease is None
+        if lease is None:
+            if self.limit is None:
+                return self._inner.handle_request(request)
+            lease = self.limit.lease_blocking()
         try:
             for rejections in itertools.count():
                 sent = time.perf_counter()
                 response = self._inner.handle_request(request)
                 if response.status_code == 429:
-                    wait = _rejected(limit, place, sent, response)
+                    wait = lease.request_rejected(sent, retry_after_seconds(response.headers))
                     if rejections < MAX_REJECTIONS:
                         response.close()
-                        holding = not _leave(limit, place)
-                        time.sleep(wait)
-                        if not holding:
-                            limit.acquire_blocking()
-                            holding = _hold(place)
+                        lease.wait_out_blocking(wait)
                         continue
                 elif response.status_code < 400:
-                    _succeeded(limit, place, sent)
-                if own:
-                    response, holding = _holding(response, limit), False
-                return response
+                    lease.request_succeeded(sent)
+                return _holding(response, lease) if own else response
             raise AssertionError("unreachable")  # pragma: no cover
-        finally:
-            if own and holding:
-                limit.release()
+        except BaseException:
+            if own:
+                lease.release()
+            raise
 
     def close(self) -> None:
         """Close the inner transport."""

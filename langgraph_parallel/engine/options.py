@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -16,8 +17,8 @@ from typing import Any, Literal
 
 from langgraph.types import RetryPolicy, TimeoutPolicy
 
-from langgraph_parallel._limits import AdaptiveLimit, ConcurrencyLimit
-from langgraph_parallel._scope import RunScope, run_scope
+from langgraph_parallel.engine.limits import AdaptiveLimit, ConcurrencyLimit
+from langgraph_parallel.engine.scope import RunScope, new_scope_id, run_scope
 
 RetryLike = RetryPolicy | Sequence[RetryPolicy]
 TimeoutLike = float | timedelta | TimeoutPolicy
@@ -189,6 +190,22 @@ class RunOptions:
             retry=self.retry if retry is None else retry_policies(retry, what=what),
         )
 
-    def scope(self, scope_id: str) -> RunScope:
-        """The scope of run `scope_id`, created on first use with these limits."""
-        return run_scope(scope_id, self.max_concurrency, self.token_budget)
+    def start_run(self) -> tuple[str, float | None]:
+        """A new run's scope id, and when (`time.time()`) its deadline falls, if it has one.
+
+        Its units carry both (in their `Send` payloads) to find the run's scope (`scope`).
+        """
+        due = None if self.deadline is None else time.time() + self.deadline
+        return new_scope_id(), due
+
+    def scope(self, scope_id: str, deadline: float | None = None) -> RunScope:
+        """The scope of run `scope_id`, created on first use with these limits.
+
+        Args:
+            scope_id: The run's id, from `start_run`.
+            deadline: The run's deadline, from `start_run`.
+        """
+        scope = run_scope(scope_id, self.max_concurrency, self.token_budget)
+        if deadline is not None:
+            scope.deadline = deadline
+        return scope

@@ -16,11 +16,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import TracebackType
-from typing import TypedDict
 
 from langchain_core.exceptions import ModelRateLimitError
+
+from langgraph_parallel.state.records import LimitState
 
 
 class ConcurrencyLimit:
@@ -131,6 +131,16 @@ class ConcurrencyLimit:
                 self.release()
             raise
 
+    async def lease(self) -> Lease:
+        """Wait until a place is free, then take it, as a `Lease`."""
+        await self.acquire()
+        return Lease(self)
+
+    def lease_blocking(self) -> Lease:
+        """`lease`, blocking this thread (for sync code)."""
+        self.acquire_blocking()
+        return Lease(self)
+
     def release(self) -> None:
         """Give a place back, handing it to the longest waiter if there is one."""
         with self._lock:
@@ -173,17 +183,6 @@ class ConcurrencyLimit:
         tb: TracebackType | None,
     ) -> None:
         self.release()
-
-
-class LimitState(TypedDict):
-    """An `AdaptiveLimit` at one moment, as progress events carry it (`"limit"`)."""
-
-    limit: int
-    """How many calls it allows at once now."""
-    in_flight: int
-    """How many hold a place now."""
-    rejections: int
-    """How many 429s it has been told of."""
 
 
 Sample = tuple[float, int, int, int]
@@ -470,27 +469,119 @@ def adaptive_limit(
         return limit
 
 
-@dataclass(eq=False, slots=True)
-class Held:
-    """A place in an `AdaptiveLimit` that a unit of work holds while it runs.
+class Lease:
+    """A place taken in a limit: the one owner of what the calls made on it tell the limit.
 
-    The package's HTTP transport finds it (`held`) and reports the unit's calls on it
-    instead of taking a second place; `reported` then tells the runner not to report the
-    unit's outcome again.
+    A unit of work takes one for each attempt (the runner), and a request takes one of its
+    own unless the unit it runs in holds one on the same adaptive limit (the package's HTTP
+    transport): then the request reports on the unit's lease (`current_lease`). Every report
+    goes through a lease, so a call is told to the limit once: the requests' own reports
+    (`request_succeeded`, `request_rejected`), else the unit's outcome (`settle_success`,
+    `settle_rejection`). Neither the runner nor the transport knows of the other.
+
+    Used as a context manager around one attempt, it is the current lease there, afresh.
+    Made with the place already taken (`ConcurrencyLimit.lease`, or `acquire` first).
     """
 
-    limit: AdaptiveLimit
-    sent_at: float
-    reported: bool = False
-    holding: bool = True
-    """False while the transport has given the place back to wait out a 429."""
-    token: contextvars.Token[Held | None] | None = None
+    __slots__ = ("_holding", "_token", "_told", "limit", "sent_at")
+
+    def __init__(self, limit: ConcurrencyLimit) -> None:
+        self.limit = limit
+        self.sent_at = time.perf_counter()
+        self._told = False
+        self._holding = True
+        self._token: contextvars.Token[Lease | None] | None = None
+
+    def __enter__(self) -> Lease:
+        self.sent_at, self._told = time.perf_counter(), False
+        self._token = _current_lease.set(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _current_lease.reset(self._token)
+            self._token = None
+
+    @property
+    def holding(self) -> bool:
+        """Whether the place is held now (not while given back to wait out a 429)."""
+        return self._holding
+
+    def request_succeeded(self, sent_at: float) -> None:
+        """A request sent at `sent_at` on this place succeeded."""
+        self._told = True
+        if isinstance(self.limit, AdaptiveLimit):
+            self.limit.succeeded(sent_at)
+
+    def request_rejected(self, sent_at: float, retry_after: float | None) -> float:
+        """A request sent at `sent_at` was rejected (429); the wait before sending it again."""
+        self._told = True
+        if isinstance(self.limit, AdaptiveLimit):
+            return self.limit.rejected(sent_at, retry_after)
+        return retry_after or 0.0
+
+    def settle_success(self) -> None:
+        """The attempt succeeded: tell the limit, unless its requests already did."""
+        if not self._told:
+            self.request_succeeded(self.sent_at)
+
+    def settle_rejection(self, retry_after: float | None) -> float | None:
+        """The attempt was rejected (429): tell the limit; the wait before trying again.
+
+        `None` when its requests already told it (and retried), or for a limit that learns
+        nothing from a 429 (not an `AdaptiveLimit`).
+        """
+        if self._told or not isinstance(self.limit, AdaptiveLimit):
+            return None
+        return self.request_rejected(self.sent_at, retry_after)
+
+    def step_aside(self) -> bool:
+        """Before waiting out a 429: give the place back if the limit no longer allows it.
+
+        Otherwise it is kept through the wait: given back, it would go to a call that meets
+        the same 429. Returns whether it is still held.
+        """
+        if self._holding and isinstance(self.limit, AdaptiveLimit):
+            self._holding = not self.limit.give_back_if_over()
+        return self._holding
+
+    async def wait_out(self, seconds: float) -> None:
+        """Wait out a 429 (`step_aside`, sleep), holding the place again afterwards."""
+        self.step_aside()
+        await asyncio.sleep(seconds)
+        if not self._holding:
+            await self.limit.acquire()
+            self._holding = True
+
+    def wait_out_blocking(self, seconds: float) -> None:
+        """`wait_out`, blocking this thread (for sync code)."""
+        self.step_aside()
+        time.sleep(seconds)
+        if not self._holding:
+            self.limit.acquire_blocking()
+            self._holding = True
+
+    def release(self) -> None:
+        """Give the place back, if it is held; again, or after `step_aside` gave it, nothing."""
+        if self._holding:
+            self._holding = False
+            self.limit.release()
 
 
-held: contextvars.ContextVar[Held | None] = contextvars.ContextVar(
-    "langgraph_parallel_held_limit", default=None
+_current_lease: contextvars.ContextVar[Lease | None] = contextvars.ContextVar(
+    "langgraph_parallel_lease", default=None
 )
-"""The adaptive place the current unit of work holds, if any."""
+
+
+def current_lease(limit: AdaptiveLimit | None = None) -> Lease | None:
+    """The lease of the attempt running in this context, if it holds one.
+
+    Only a lease on `limit` counts (on any adaptive limit, if `limit` is `None`).
+    """
+    lease = _current_lease.get()
+    if lease is None or not isinstance(lease.limit, AdaptiveLimit):
+        return None
+    return lease if limit is None or lease.limit is limit else None
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:

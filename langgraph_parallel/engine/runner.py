@@ -11,36 +11,36 @@ time and attempt count that only the code around the call knows. Retries follow 
 from __future__ import annotations
 
 import asyncio
-import contextvars
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar, cast
 
 from langchain_core.runnables import RunnableConfig
-from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.errors import GraphBubbleUp, NodeTimeoutError
 from langgraph.types import StreamWriter
 
-from langgraph_parallel._limits import (
+from langgraph_parallel.engine.limits import (
     AdaptiveLimit,
-    Held,
+    Lease,
     error_retry_after,
-    held,
     rate_limited,
 )
-from langgraph_parallel._options import RunOptions, retry_delay
-from langgraph_parallel._redact import redact
-from langgraph_parallel._scope import RunScope, StopReason
-from langgraph_parallel._telemetry import (
-    _unit_record,
-    _unit_scope,
+from langgraph_parallel.engine.options import RunOptions, retry_delay
+from langgraph_parallel.engine.redact import redact
+from langgraph_parallel.engine.scope import RunScope, StopReason
+from langgraph_parallel.engine.telemetry import (
     context_config,
     end_event,
+    enter_run,
+    enter_unit,
+    exit_run,
+    exit_unit,
     start_event,
     unit_config,
     with_usage_collector,
 )
-from langgraph_parallel._unit import Unit
+from langgraph_parallel.engine.unit import Unit
 from langgraph_parallel.errors import DeadlineExceeded, RemoteError
 from langgraph_parallel.state.records import (
     BranchError,
@@ -124,6 +124,9 @@ class _Reason(Exception):
         self.kind = reason.kind
 
 
+_NO_LEASE = contextlib.nullcontext()
+
+
 class _Runner:
     """Runs the units of one batch: what they share is kept here, once, not per unit.
 
@@ -189,7 +192,7 @@ class _Runner:
         """
         branch, scope, writer = self.branch, self.scope, self.writer
         record = _new_record(branch, index)
-        tokens = _enter(record, scope, config, own_context)
+        tokens = enter_unit(record, scope, config, own_context=own_context)
         started: float | None = None
         try:
             if scope is not None and (stop := scope.stopped(branch, index)):
@@ -216,7 +219,7 @@ class _Runner:
             return stopped
         finally:
             if tokens is not None:
-                _exit(tokens)
+                exit_unit(tokens)
 
     async def _full(
         self,
@@ -227,63 +230,58 @@ class _Runner:
         inline: bool,
     ) -> BranchResult:
         record = _new_record(self.branch, index)
-        tokens = _enter(record, self.scope, config, own_context)
+        tokens = enter_unit(record, self.scope, config, own_context=own_context)
         started: float | None = None
-        keep = False  # still holding the limit's place while waiting out a 429
+        lease: Lease | None = None  # the place in the run's limit, kept through a 429's wait
         try:
             if self.scope is not None and (stop := self.scope.stopped(self.branch, index)):
                 return self._stopped(record, stop, started)
             while True:
-                place: Held | None = None
-                if self.limit is not None and not keep and not await self._acquire():
-                    return self._stopped(record, _LATE, started, "timeout")
-                keep = False
+                if self.limit is not None and lease is None:
+                    lease = await self._lease()
+                    if lease is None:
+                        return self._stopped(record, _LATE, started, "timeout")
+                if (stop := self._over_budget() or self._late()) is not None:
+                    late: BranchStatus = "timeout" if stop is _LATE else "cancelled"
+                    return self._stopped(record, stop, started, late)
+                if started is None:
+                    started = time.perf_counter()
+                self._attempt(record)
                 try:
-                    if (stop := self._over_budget() or self._late()) is not None:
-                        late: BranchStatus = "timeout" if stop is _LATE else "cancelled"
-                        return self._stopped(record, stop, started, late)
-                    if started is None:
-                        started = time.perf_counter()
-                    self._attempt(record)
-                    place = self._hold()
-                    try:
+                    with lease or _NO_LEASE:
                         seconds, by_deadline = self._allowed()
                         if seconds is None:
                             # untimed: nothing must stop it early, so it may run inline
                             result = await self.unit(value, config or context_config(), inline)
                         else:
                             result = await self._timed(value, config, started, seconds, by_deadline)
-                    except GraphBubbleUp:
-                        raise
-                    except Exception as exc:
-                        wait = None if place is None else self._rejected(record, place, exc)
+                except GraphBubbleUp:
+                    raise
+                except Exception as exc:
+                    wait = self._rejected(record, lease, exc)
+                    if wait is None:
+                        wait = self._failed(record, exc, started)
                         if wait is None:
-                            wait = self._failed(record, exc, started)
-                            if wait is None:
-                                return cast(BranchResult, record)
-                        elif place is not None:  # a 429: no retry spent, the limit shrank
-                            keep = place.holding and not place.limit.give_back_if_over()
-                        delay = wait
-                    else:
-                        if place is not None and not place.reported:
-                            place.limit.succeeded(place.sent_at)
-                        return self._succeeded(record, result, started)
-                    finally:
-                        if place is not None and place.token is not None:
-                            held.reset(place.token)
-                finally:
-                    if self.limit is not None and (place is None or place.holding) and not keep:
-                        self.limit.release()
-                await asyncio.sleep(delay)
+                            return cast(BranchResult, record)
+                        if lease is not None:  # a retry's backoff holds no place
+                            lease.release()
+                            lease = None
+                    elif lease is not None and not lease.step_aside():
+                        lease = None  # a 429: no retry spent; the limit shrank below it
+                    await asyncio.sleep(wait)
+                else:
+                    if lease is not None:
+                        lease.settle_success()
+                    return self._succeeded(record, result, started)
         except asyncio.CancelledError:
             if (stopped := self._cancelled(record, index, started)) is None:
                 raise
             return stopped
         finally:
-            if keep and self.limit is not None:  # stopped while waiting out a 429
-                self.limit.release()
+            if lease is not None:
+                lease.release()
             if tokens is not None:
-                _exit(tokens)
+                exit_unit(tokens)
 
     def _cancelled(
         self, record: dict[str, Any], index: int, started: float | None
@@ -312,19 +310,17 @@ class _Runner:
             return max(left, 0.0), True
         return timeout, False
 
-    async def _acquire(self) -> bool:
-        """Wait for a place under the cap; `False` if the run's deadline came first."""
+    async def _lease(self) -> Lease | None:
+        """Wait for a place under the cap; `None` if the run's deadline came first."""
         assert self.limit is not None
         left = self._left()
         if left is None:
-            await self.limit.acquire()
-            return True
+            return await self.limit.lease()
         try:
             async with asyncio.timeout(max(left, 0.0)):
-                await self.limit.acquire()
+                return await self.limit.lease()
         except TimeoutError:
-            return False
-        return True
+            return None
 
     async def _timed(
         self,
@@ -360,26 +356,22 @@ class _Runner:
             f"token_budget={scope.token_budget:,}",
         )
 
-    def _hold(self) -> Held | None:
-        """Mark the place this attempt holds in an adaptive limit, for the HTTP transport."""
-        if not isinstance(self.limit, AdaptiveLimit):
-            return None
-        place = Held(self.limit, time.perf_counter())
-        place.token = held.set(place)
-        return place
-
-    def _rejected(self, record: dict[str, Any], place: Held, exc: Exception) -> float | None:
+    def _rejected(
+        self, record: dict[str, Any], lease: Lease | None, exc: Exception
+    ) -> float | None:
         """The wait before trying again at no cost to the retry budget, for a 429; else `None`.
 
-        Not when the package's HTTP transport has already retried the call's 429s (it
-        reported them, and gave up), nor past `_MAX_REJECTIONS` or the run's deadline.
+        Not when the package's HTTP transport has already retried the call's 429s (it told
+        the lease, and gave up), nor past `_MAX_REJECTIONS` or the run's deadline.
         """
-        if not rate_limited(exc) or place.reported:
+        if lease is None or not rate_limited(exc):
             return None
         rejected = record.get("rate_limited", 0)
         if rejected >= _MAX_REJECTIONS:
             return None
-        wait = place.limit.rejected(place.sent_at, error_retry_after(exc))
+        wait = lease.settle_rejection(error_retry_after(exc))
+        if wait is None:
+            return None
         left = self._left()
         if left is not None and wait >= left:
             return None
@@ -444,35 +436,6 @@ class _Runner:
             self.writer(end_event(kind, record, limit))
 
 
-_Tokens = tuple[contextvars.Token[Any], contextvars.Token[Any], contextvars.Token[Any] | None]
-
-
-def _enter(
-    record: dict[str, Any],
-    scope: RunScope | None,
-    config: RunnableConfig | None,
-    own_context: bool,
-) -> _Tokens | None:
-    """Make `record` (and `config`) the unit's context; the tokens to undo it, if needed."""
-    if own_context:  # nothing to undo: the context dies with the task
-        _unit_record.set(record)
-        if config is not None:
-            var_child_runnable_config.set(config)
-        return None
-    return (
-        _unit_record.set(record),
-        _unit_scope.set(scope),
-        None if config is None else var_child_runnable_config.set(config),
-    )
-
-
-def _exit(tokens: _Tokens) -> None:
-    _unit_record.reset(tokens[0])
-    _unit_scope.reset(tokens[1])
-    if tokens[2] is not None:
-        var_child_runnable_config.reset(tokens[2])
-
-
 async def run_unit(
     unit: Unit,
     value: Any,
@@ -532,7 +495,7 @@ async def run_units(
     runners: dict[tuple[int, str], _Runner] = {}
     runner: _Runner | None = None
     started: dict[str, dict[int, asyncio.Task[BranchResult]]] = {}
-    shared = (var_child_runnable_config.set(config), _unit_scope.set(scope))
+    shared = enter_run(config, scope)
     loop = asyncio.get_running_loop()
     try:
         tasks = []
@@ -547,8 +510,7 @@ async def run_units(
             tasks.append(task)
             by_index[index] = task
     finally:
-        _unit_scope.reset(shared[1])
-        var_child_runnable_config.reset(shared[0])
+        exit_run(shared)
     if not tasks:
         return []
     if scope is not None:  # before any task starts: a stop from now on reaches each one

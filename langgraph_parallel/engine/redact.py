@@ -26,7 +26,7 @@ def redact(text: str) -> str:
 
     Example:
         ```python
-        from langgraph_parallel._redact import redact
+        from langgraph_parallel.engine.redact import redact
 
         message = "401: Incorrect API key provided: sk-proj-abcdefgh12345678"
         assert redact(message) == "401: Incorrect API key provided: sk-***"

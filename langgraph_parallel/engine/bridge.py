@@ -44,7 +44,7 @@ from typing import Any, TypeVar, cast
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from langgraph_parallel._telemetry import context_config
+from langgraph_parallel.engine.telemetry import context_config
 from langgraph_parallel.errors import DeadlineExceeded
 
 T = TypeVar("T")
@@ -330,6 +330,7 @@ class Call:
             return True
 
     def finished(self, job: _Job) -> None:
+        """Forget a job that has ended."""
         with self._lock:
             self._jobs.discard(job)
 

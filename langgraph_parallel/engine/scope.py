@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast
 
 from langchain_core.messages.ai import UsageMetadata
 
-from langgraph_parallel._limits import ConcurrencyLimit
+from langgraph_parallel.engine.limits import ConcurrencyLimit
 from langgraph_parallel.state.records import StopKind
 
 _RECENT = 4096
@@ -53,7 +53,7 @@ class RunScope:
     """Whether `stop` was ever called: until then no unit needs to look for its stop."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # branch -> index -> ...: integer keys, because a tuple key per running unit is one more
-    # object per unit for the garbage collector (see `_runner._Runner`).
+    # object per unit for the garbage collector (see `engine.runner._Runner`).
     _running: dict[str, dict[int, asyncio.Task[Any]]] = field(default_factory=dict)
     _stopped: dict[str, dict[int, StopReason]] = field(default_factory=dict)
     _attached: dict[str, Any] = field(default_factory=dict)

@@ -11,10 +11,10 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
-from langgraph_parallel import _remote
-from langgraph_parallel._bridge import process_pool, sync_pool
-from langgraph_parallel._options import ExecutorLike
-from langgraph_parallel._telemetry import context_config, does_nothing, stream_writer
+from langgraph_parallel.engine import remote
+from langgraph_parallel.engine.bridge import process_pool, sync_pool
+from langgraph_parallel.engine.options import ExecutorLike
+from langgraph_parallel.engine.telemetry import context_config, does_nothing, stream_writer
 
 
 async def _now(call: Callable[..., Any], value: Any, config: RunnableConfig) -> Any:
@@ -112,7 +112,7 @@ class Unit:
     A `ThreadPoolExecutor` given as `executor` takes the place of that pool. Any other
     executor (see `ExecutorLike`) is taken to run calls in another process: any unit (sync
     or async function, closure, Runnable) is pickled once here and each call is sent to it
-    (`_remote`); it may take its input and a `config`, not the other node arguments.
+    (`remote`); it may take its input and a `config`, not the other node arguments.
     """
 
     __slots__ = (
@@ -136,13 +136,13 @@ class Unit:
         self.takes_config = False
         self.executor: concurrent.futures.Executor | None = None
         self.injected: frozenset[str] = frozenset()
-        self.remote: _remote.Portable | None = None
+        self.remote: remote.Portable | None = None
         self.threads: concurrent.futures.ThreadPoolExecutor | None = None
         self._submit_options: dict[str, Any] = {}
         if isinstance(thing, Runnable):
             # imported on use, as in langgraph_parallel.models: LangChain's model classes
             # are slow to import
-            from langgraph_parallel.models._http import loop_safe
+            from langgraph_parallel.engine.http import loop_safe
 
             self.runnable: Runnable[Any, Any] = loop_safe(thing)
             self.sync = isinstance(thing, RunnableLambda) and not hasattr(thing, "afunc")
@@ -185,7 +185,7 @@ class Unit:
                 f"{', '.join(sorted(self.injected - {'config'}))} cannot go there "
                 "(only its input and a config do); run it on threads, or drop the argument"
             )
-        self.remote = _remote.portable(
+        self.remote = remote.portable(
             thing if self.direct is None else self.direct,
             is_async=not self.sync,
             takes_config=self.takes_config,
@@ -212,15 +212,15 @@ class Unit:
 
         A sync unit runs in a thread (`sync_pool()`), never on the call's event loop, which
         its other units share. With `inline` it is called in this thread: for the only unit
-        of a node that runs alone on a loop of its own (`_bridge.runs_alone`).
+        of a node that runs alone on a loop of its own (`bridge.runs_alone`).
         """
         if inline and self.in_this_thread:
             return _now(self.call_direct or self.runnable.invoke, value, config)
         if self.executor is not None:
             assert self.remote is not None
-            args = _remote.pack(self.remote, value, config)  # a TypeError here names the unit
-            future = self.executor.submit(_remote.call, self.remote, args, **self._submit_options)
-            return _remote.submitted(future)
+            args = remote.pack(self.remote, value, config)  # a TypeError here names the unit
+            future = self.executor.submit(remote.call, self.remote, args, **self._submit_options)
+            return remote.submitted(future)
         if self.sync:
             call = self.call_direct or self.runnable.invoke
             return asyncio.get_running_loop().run_in_executor(

@@ -17,9 +17,8 @@ from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.config import get_stream_writer
 from langgraph.types import StreamWriter
 
-from langgraph_parallel._limits import LimitState
-from langgraph_parallel._scope import RunScope
-from langgraph_parallel.state.records import BranchEvent, BranchEventKind, BranchResult
+from langgraph_parallel.engine.scope import RunScope
+from langgraph_parallel.state.records import BranchEvent, BranchEventKind, BranchResult, LimitState
 
 _usage_lock = threading.Lock()  # one lock for all units: usage arrives rarely, units are many
 _unit_record: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
@@ -49,7 +48,56 @@ def mark_hedged() -> None:
         writer(_event("hedge", record["branch"], record["index"]))
 
 
-def _add_usage(usage: UsageMetadata | None, simulated: bool) -> None:
+UnitTokens = tuple[contextvars.Token[Any], contextvars.Token[Any], contextvars.Token[Any] | None]
+
+
+def enter_unit(
+    record: dict[str, Any],
+    scope: RunScope | None,
+    config: RunnableConfig | None,
+    *,
+    own_context: bool,
+) -> UnitTokens | None:
+    """Make `record` (its run's `scope`, and `config`) the running unit's context.
+
+    Returns the tokens that undo it (`exit_unit`), or `None` for a unit in a context of its
+    own (a task's or a worker's), which dies with it and needs no undoing.
+    """
+    if own_context:
+        _unit_record.set(record)
+        if config is not None:
+            var_child_runnable_config.set(config)
+        return None
+    return (
+        _unit_record.set(record),
+        _unit_scope.set(scope),
+        None if config is None else var_child_runnable_config.set(config),
+    )
+
+
+def exit_unit(tokens: UnitTokens) -> None:
+    """Undo `enter_unit`."""
+    _unit_record.reset(tokens[0])
+    _unit_scope.reset(tokens[1])
+    if tokens[2] is not None:
+        var_child_runnable_config.reset(tokens[2])
+
+
+RunTokens = tuple[contextvars.Token[Any], contextvars.Token[Any]]
+
+
+def enter_run(config: RunnableConfig, scope: RunScope | None) -> RunTokens:
+    """Make `config` and `scope` the context that the tasks started from here inherit."""
+    return var_child_runnable_config.set(config), _unit_scope.set(scope)
+
+
+def exit_run(tokens: RunTokens) -> None:
+    """Undo `enter_run`."""
+    _unit_scope.reset(tokens[1])
+    var_child_runnable_config.reset(tokens[0])
+
+
+def count_usage(usage: UsageMetadata | None, simulated: bool) -> None:
     """Count a model call against the unit running in this context, and its run's budget."""
     record = _unit_record.get()
     if record is None:
@@ -85,7 +133,7 @@ class _UsageCollector(BaseCallbackHandler):
 
     def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
         if _unit_record.get() is not None:
-            _add_usage(*_usage_of(response))
+            count_usage(*_usage_of(response))
 
 
 _COLLECTOR = _UsageCollector()
@@ -102,6 +150,7 @@ def with_usage_collector(config: RunnableConfig) -> RunnableConfig:
 
 
 def context_config() -> RunnableConfig:
+    """The config of the Runnable call this code runs in (LangChain's context), or `{}`."""
     return var_child_runnable_config.get() or {}
 
 
@@ -112,7 +161,7 @@ def unit_config(config: RunnableConfig, branch: str, index: int) -> RunnableConf
 
 
 def does_nothing(_: Any) -> None:
-    pass
+    """A stream writer that writes nothing, for units run outside a graph."""
 
 
 def stream_writer() -> StreamWriter | None:

@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.runnables.config import var_child_runnable_config
 
-from langgraph_parallel._telemetry import _add_usage, _unit_record, with_usage_collector
+from langgraph_parallel.engine.telemetry import count_usage, enter_unit, with_usage_collector
 from langgraph_parallel.errors import RemoteError
 
 _calls = itertools.count()
@@ -131,7 +130,7 @@ def received(data: bytes) -> Any:
     """
     outcome, failed, usage, simulated = _loads(data)
     if usage is not None or simulated:
-        _add_usage(usage, simulated)
+        count_usage(usage, simulated)
     if failed:
         raise _rebuilt(*outcome)
     return outcome
@@ -201,9 +200,8 @@ def call(unit: Portable, args: bytes) -> bytes:
 
 
 def _run(unit: Portable, thing: Any, value: Any, config: RunnableConfig, record: Any) -> Any:
-    _unit_record.set(record)
     config = with_usage_collector(config)
-    var_child_runnable_config.set(config)
+    enter_unit(record, None, config, own_context=True)  # the worker's call is its own context
     result = thing(value, config=config) if unit.takes_config else thing(value)
     if unit.is_async or inspect.iscoroutine(result):
         return _on_thread_loop(result, unit.label)
@@ -212,7 +210,7 @@ def _run(unit: Portable, thing: Any, value: Any, config: RunnableConfig, record:
 
 def _on_thread_loop(coro: Any, label: str) -> Any:
     """Run an async unit to completion on this worker thread's event loop (its home)."""
-    from langgraph_parallel._bridge import run_sync
+    from langgraph_parallel.engine.bridge import run_sync
 
     return run_sync(coro, what=label)
 
