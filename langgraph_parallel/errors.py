@@ -82,3 +82,12 @@ def _rebuild_failures(
     failures: Sequence[BranchResult], successes: int, needed: int
 ) -> BranchFailuresError:
     return BranchFailuresError(failures, successes=successes, needed=needed)
+
+
+__all__ = [
+    "BranchFailuresError",
+    "DeadlineExceeded",
+    "InvalidInputError",
+    "InvalidPlanError",
+    "RemoteError",
+]

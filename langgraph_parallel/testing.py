@@ -34,7 +34,7 @@ from typing import Any, Literal
 from langgraph_parallel.models.schema import SchemaFiller
 
 MARKER = "[fake server]"
-"""What every text the server writes starts with."""
+"""What every text the server writes carries (its replies and the values it fills in)."""
 
 Step = Literal["ok", "hang"] | int
 """What the server does with one request: answer (`"ok"`), never answer (`"hang"`), or
@@ -612,4 +612,4 @@ def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-__all__ = ["FakeOpenAIServer", "Request", "Step", "time_weighted_mean"]
+__all__ = ["MARKER", "FakeOpenAIServer", "Request", "Step", "time_weighted_mean"]

@@ -14,12 +14,12 @@ from typing_extensions import TypedDict
 
 from langgraph_parallel import (
     Branch,
-    InvalidInputError,
     create_fanout_graph,
+    create_guarded_graph,
     create_orchestrator_graph,
     create_voting_graph,
 )
-from langgraph_parallel.graphs import create_guarded_graph
+from langgraph_parallel.errors import InvalidInputError
 
 
 def f(state: Any) -> int:

@@ -22,9 +22,13 @@ from cpu_work import spin
 from helpers import wait_until
 from test_crash import kill_midway_and_resume
 
-from langgraph_parallel import create_fanout_graph, create_orchestrator_graph, create_voting_graph
+from langgraph_parallel import (
+    Branch,
+    create_fanout_graph,
+    create_orchestrator_graph,
+    create_voting_graph,
+)
 from langgraph_parallel.errors import BranchFailuresError
-from langgraph_parallel.graphs import Branch
 from langgraph_parallel.models import SimulatedChatModel
 from langgraph_parallel.models.simulated import Latency
 

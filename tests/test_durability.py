@@ -14,8 +14,7 @@ import pytest
 from helpers import KINDS, build
 from langgraph.checkpoint.memory import InMemorySaver
 
-from langgraph_parallel import retry_failed
-from langgraph_parallel.graphs import create_guarded_graph
+from langgraph_parallel import create_guarded_graph, retry_failed
 
 SAVERS = ["memory", "sqlite", "async-sqlite", "postgres", "async-postgres"]
 _threads = itertools.count()

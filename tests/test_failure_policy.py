@@ -11,7 +11,7 @@ from helpers import KINDS, build
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import RetryPolicy, TimeoutPolicy
 
-from langgraph_parallel import BranchFailuresError
+from langgraph_parallel.errors import BranchFailuresError
 
 pytestmark = pytest.mark.parametrize("kind", KINDS)
 

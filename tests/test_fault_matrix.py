@@ -18,14 +18,8 @@ from langchain_openai import ChatOpenAI
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command, RetryPolicy, interrupt
 
-from langgraph_parallel import (
-    BranchFailuresError,
-    InvalidInputError,
-    InvalidPlanError,
-    create_fanout_graph,
-    create_orchestrator_graph,
-    create_voting_graph,
-)
+from langgraph_parallel import create_fanout_graph, create_orchestrator_graph, create_voting_graph
+from langgraph_parallel.errors import BranchFailuresError, InvalidInputError, InvalidPlanError
 from langgraph_parallel.nodes import is_transient, llm_node
 
 

@@ -17,11 +17,15 @@ from langgraph.prebuilt import ToolNode
 from pydantic import BaseModel
 from typing_extensions import TypedDict
 
-from langgraph_parallel import create_fanout_graph, create_orchestrator_graph, create_voting_graph
-from langgraph_parallel.graphs import create_guarded_graph
+from langgraph_parallel import (
+    ConcurrencyLimit,
+    create_fanout_graph,
+    create_guarded_graph,
+    create_orchestrator_graph,
+    create_voting_graph,
+)
 from langgraph_parallel.models import Latency, SimulatedChatModel
 from langgraph_parallel.nodes import (
-    ConcurrencyLimit,
     best_score,
     concatenate,
     keyword_guardrail,
@@ -94,7 +98,9 @@ class TestLLMNode:
 
     def test_a_shared_limit_caps_model_calls_across_graphs(self) -> None:
         limit = ConcurrencyLimit(2)
-        node = llm_node("Answer.", SimulatedChatModel(latency=Latency.fixed(0.05)), limit=limit)
+        node = llm_node(
+            "Answer.", SimulatedChatModel(latency=Latency.fixed(0.05)), max_concurrency=limit
+        )
 
         async def both() -> None:
             g1 = create_fanout_graph({f"b{i}": node for i in range(4)}, concatenate()).compile()
@@ -436,7 +442,7 @@ def test_a_restart_between_generation_and_check_loses_the_content_and_says_so(
     db, config = str(tmp_path / "threads.sqlite"), {"configurable": {"thread_id": "t"}}
     first_process = textwrap.dedent(f"""
         from langgraph.checkpoint.sqlite import SqliteSaver
-        from langgraph_parallel.graphs import create_guarded_graph
+        from langgraph_parallel import create_guarded_graph
         with SqliteSaver.from_conn_string({db!r}) as saver:
             create_guarded_graph(
                 lambda s: f"answer to {{s['input']}}",

@@ -14,11 +14,12 @@ from langgraph.types import RetryPolicy
 
 from langgraph_parallel import (
     create_fanout_graph,
+    create_guarded_graph,
     create_orchestrator_graph,
     create_voting_graph,
     retry_failed,
 )
-from langgraph_parallel.graphs import ParallelOptions, ParallelStateGraph, create_guarded_graph
+from langgraph_parallel.graphs import ParallelOptions, ParallelStateGraph
 from langgraph_parallel.nodes import keyword_guardrail
 
 FACTORIES: dict[str, Any] = {

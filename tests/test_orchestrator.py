@@ -9,7 +9,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
-from langgraph_parallel import InvalidPlanError, create_orchestrator_graph
+from langgraph_parallel import create_orchestrator_graph
+from langgraph_parallel.errors import InvalidPlanError
 
 
 def values(state: dict[str, Any]) -> list[Any]:

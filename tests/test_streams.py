@@ -8,7 +8,8 @@ from typing import Any, NotRequired, get_origin, get_type_hints
 import pytest
 from pydantic import BaseModel
 
-from langgraph_parallel import BranchEvent, create_orchestrator_graph
+from langgraph_parallel import create_orchestrator_graph
+from langgraph_parallel.state import BranchEvent
 from langgraph_parallel.templates import TEMPLATES
 
 PLAIN = (str, int, float, bool, type(None))

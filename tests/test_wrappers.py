@@ -16,14 +16,13 @@ from langgraph.graph import START, StateGraph
 from langgraph.types import RetryPolicy
 from typing_extensions import TypedDict
 
-from langgraph_parallel import create_fanout_graph, create_orchestrator_graph
+from langgraph_parallel import create_fanout_graph, create_orchestrator_graph, shared_limit
 from langgraph_parallel.models import SimulatedModelError
 from langgraph_parallel.nodes import (
     Hedge,
     concatenate,
     hedged,
     is_transient,
-    shared_limit,
     with_concurrency_limit,
     with_fallback,
     with_rate_limit,
@@ -305,3 +304,24 @@ class TestHedging:
         assert hedge.backup_wins >= len(stragglers)
         assert len(stragglers) <= hedge.hedges <= 10  # fast calls are (almost) never hedged
         assert hedge.extra_calls <= 0.10
+
+
+def test_shared_and_adaptive_limits_share_one_registry_of_names() -> None:
+    from langgraph_parallel import adaptive_limit
+
+    fixed = shared_limit("test-registry-fixed", 2)
+    learned = adaptive_limit("test-registry-adaptive")
+    assert learned.name == "test-registry-adaptive"
+    with pytest.raises(
+        ValueError,
+        match=r"is already a ConcurrencyLimit \(shared_limit\); give this one another name",
+    ):
+        adaptive_limit("test-registry-fixed")
+    with pytest.raises(ValueError, match=r"is already an AdaptiveLimit \(adaptive_limit\)"):
+        shared_limit("test-registry-adaptive", 2)
+    assert shared_limit("test-registry-fixed") is fixed
+
+
+def test_with_concurrency_limit_takes_a_limit_object_only() -> None:
+    with pytest.raises(TypeError, match=r"pass e.g. ConcurrencyLimit\(4\) or shared_limit"):
+        with_concurrency_limit(lambda state: 1, "openai")  # type: ignore[arg-type]

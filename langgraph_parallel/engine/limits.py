@@ -15,8 +15,9 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
+from typing import Any
 
 from langchain_core.exceptions import ModelRateLimitError
 
@@ -440,8 +441,63 @@ class AdaptiveLimit(ConcurrencyLimit):
         self._history.append((time.perf_counter(), self._limit, self._active, self._rejections))
 
 
-_providers: dict[tuple[str, str | None, str | None], AdaptiveLimit] = {}
-_providers_lock = threading.Lock()
+_named: dict[str, ConcurrencyLimit] = {}
+"""The process's named limits: `shared_limit`'s and `adaptive_limit`'s, by name."""
+_named_lock = threading.Lock()
+
+
+def _named_limit(name: str, kind: type[ConcurrencyLimit], make: Callable[[], Any]) -> Any:
+    """The limit called `name`, made on first use; one of another kind is an error."""
+    with _named_lock:
+        existing = _named.get(name)
+        if existing is None:
+            existing = _named[name] = make()
+        elif type(existing) is not kind:
+            adaptive = isinstance(existing, AdaptiveLimit)
+            made = (
+                "an AdaptiveLimit (adaptive_limit)"
+                if adaptive
+                else "a ConcurrencyLimit (shared_limit)"
+            )
+            raise ValueError(
+                f"the limit named {name!r} is already {made}; give this one another name"
+            )
+        return existing
+
+
+def shared_limit(name: str, limit: int | None = None) -> ConcurrencyLimit:
+    """The process-wide `ConcurrencyLimit` called `name`, made with `limit` on first use.
+
+    Use one per model or provider (`shared_limit("openai", 8)`) and give it wherever the cap
+    applies (a factory's or `llm_node`'s `max_concurrency`, `with_concurrency_limit`): every
+    graph, run, thread and nested subgraph of the process then shares it. Its name is in the
+    same registry as `adaptive_limit`'s.
+
+    Raises:
+        ValueError: On first use without `limit`, a later `limit` that differs, or a name
+            that an `adaptive_limit` already has.
+
+    Example:
+        ```python
+        from langgraph_parallel import shared_limit
+
+        db = shared_limit("docs-db", 4)
+        assert shared_limit("docs-db") is db and db.limit == 4
+        ```
+    """
+
+    def make() -> ConcurrencyLimit:
+        if limit is None:
+            raise ValueError(f"shared_limit({name!r}) is not set yet; pass its size the first time")
+        return ConcurrencyLimit(limit, name=name)
+
+    existing: ConcurrencyLimit = _named_limit(name, ConcurrencyLimit, make)
+    if limit is not None and limit != existing.limit:
+        raise ValueError(
+            f"shared_limit({name!r}) already allows {existing.limit}, not {limit}; "
+            "call it without a size to reuse it"
+        )
+    return existing
 
 
 def adaptive_limit(
@@ -450,7 +506,9 @@ def adaptive_limit(
     """The process-wide `AdaptiveLimit` of one provider endpoint, made on first use.
 
     Every graph, run and thread that asks for the same `(provider, base_url, model)` gets
-    the same limit, so what one learns about the provider's capacity the others use.
+    the same limit, so what one learns about the provider's capacity the others use. It is
+    named `provider/base_url/model` (the parts given), in the same registry as
+    `shared_limit`'s names.
 
     Example:
         ```python
@@ -458,15 +516,12 @@ def adaptive_limit(
 
         assert adaptive_limit("openai") is adaptive_limit("openai")
         assert adaptive_limit("openai", model="gpt-4o-mini") is not adaptive_limit("openai")
+        assert adaptive_limit("openai", model="gpt-4o-mini").name == "openai/gpt-4o-mini"
         ```
     """
-    key = (provider, base_url, model)
-    with _providers_lock:
-        limit = _providers.get(key)
-        if limit is None:
-            label = "/".join(part for part in key if part)
-            limit = _providers[key] = AdaptiveLimit(name=label)
-        return limit
+    name = "/".join(part for part in (provider, base_url, model) if part)
+    limit: AdaptiveLimit = _named_limit(name, AdaptiveLimit, lambda: AdaptiveLimit(name=name))
+    return limit
 
 
 class Lease:

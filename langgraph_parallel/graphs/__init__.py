@@ -1,26 +1,18 @@
-"""Graph factories: sectioning fan-out, orchestrator-worker, voting and guarded generation."""
+"""What the graph factories are made of: the options they share and the graph they build.
+
+The factories themselves, `Branch` and `retry_failed` are imported from `langgraph_parallel`.
+"""
 
 from langgraph_parallel.engine.options import ExecutorLike, MaxConcurrency, OnError
 from langgraph_parallel.graphs._graph import ParallelStateGraph
 from langgraph_parallel.graphs._options import ParallelOptions
-from langgraph_parallel.graphs.fanout import Branch, create_fanout_graph
-from langgraph_parallel.graphs.guarded import create_guarded_graph
-from langgraph_parallel.graphs.orchestrator import create_orchestrator_graph
-from langgraph_parallel.graphs.retry import aretry_failed, retry_command, retry_failed
-from langgraph_parallel.graphs.voting import create_voting_graph
+from langgraph_parallel.graphs.retry import retry_command
 
 __all__ = [
-    "Branch",
     "ExecutorLike",
     "MaxConcurrency",
     "OnError",
     "ParallelOptions",
     "ParallelStateGraph",
-    "aretry_failed",
-    "create_fanout_graph",
-    "create_guarded_graph",
-    "create_orchestrator_graph",
-    "create_voting_graph",
     "retry_command",
-    "retry_failed",
 ]

@@ -47,7 +47,7 @@ def create_guarded_graph(
 
     Example:
         ```python
-        from langgraph_parallel.graphs import create_guarded_graph
+        from langgraph_parallel import create_guarded_graph
         from langgraph_parallel.nodes import keyword_guardrail
 
         graph = create_guarded_graph(

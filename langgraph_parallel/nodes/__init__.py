@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from langgraph_parallel._lazy import lazy as _lazy
 
 if TYPE_CHECKING:
-    from langgraph_parallel.engine.limits import ConcurrencyLimit
     from langgraph_parallel.nodes.aggregators import (
         best_score,
         concatenate,
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
         Hedge,
         hedged,
         is_transient,
-        shared_limit,
         with_concurrency_limit,
         with_fallback,
         with_rate_limit,
@@ -41,7 +39,6 @@ if TYPE_CHECKING:
     )
 
 _WHERE = {
-    "ConcurrencyLimit": "langgraph_parallel.engine.limits",
     **dict.fromkeys(
         [
             "best_score",
@@ -68,7 +65,6 @@ _WHERE = {
             "Hedge",
             "hedged",
             "is_transient",
-            "shared_limit",
             "with_concurrency_limit",
             "with_fallback",
             "with_rate_limit",
@@ -82,7 +78,6 @@ __getattr__, __dir__ = _lazy(__name__, _WHERE, globals())
 
 __all__ = [
     "TRANSIENT_RETRY",
-    "ConcurrencyLimit",
     "GuardedOutput",
     "Hedge",
     "Normalizer",
@@ -100,7 +95,6 @@ __all__ = [
     "merge_dedupe",
     "normalizer",
     "parallel_tool_node",
-    "shared_limit",
     "tally",
     "weighted_vote",
     "with_concurrency_limit",

@@ -54,7 +54,6 @@ def llm_node(
     schema: type | dict[str, Any] | None = None,
     output_key: str | None = None,
     max_concurrency: MaxConcurrency = None,
-    limit: ConcurrencyLimit | None = None,
     name: str = "llm",
 ) -> Runnable[Any, Any]:
     """Build a node that asks a model and returns its answer.
@@ -79,7 +78,6 @@ def llm_node(
             `resolve_model` built, or a `ChatOpenAI` with its default HTTP clients) carries
             an adaptive limit at the HTTP layer, so it sees each 429 before the `openai`
             client retries it; other models feed it the rate-limit errors they raise.
-        limit: The same as a `ConcurrencyLimit` given as `max_concurrency` (its older name).
         name: The node's name.
 
     Returns:
@@ -103,7 +101,7 @@ def llm_node(
         ```
     """
     chat = resolve_model(model)
-    gate = _gate(max_concurrency, limit, chat, name)
+    gate = _gate(max_concurrency, chat, name)
     at_http = gate if isinstance(gate, AdaptiveLimit) and can_limit(chat) else None
     # Through the package's transport even without a limit of its own: a graph built with
     # max_concurrency="auto" then sees this node's 429s too.
@@ -137,19 +135,9 @@ def llm_node(
 
 
 def _gate(
-    max_concurrency: MaxConcurrency,
-    limit: ConcurrencyLimit | None,
-    chat: BaseChatModel,
-    name: str,
+    max_concurrency: MaxConcurrency, chat: BaseChatModel, name: str
 ) -> ConcurrencyLimit | None:
-    """The limit an `llm_node`'s calls hold, from its `max_concurrency` (or `limit`)."""
-    if limit is not None:
-        if max_concurrency is not None:
-            raise ValueError(
-                f"llm_node {name!r}: pass max_concurrency or limit, not both "
-                "(limit is the older name of a shared ConcurrencyLimit)"
-            )
-        return limit
+    """The limit an `llm_node`'s calls hold, from its `max_concurrency`."""
 
     def provider() -> AdaptiveLimit:
         kind, base_url, model = provider_key(chat)

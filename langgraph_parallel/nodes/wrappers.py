@@ -177,42 +177,19 @@ def with_fallback(
     return _wrap(thing, around)
 
 
-_shared: dict[str, ConcurrencyLimit] = {}
-_shared_lock = threading.Lock()
-
-
-def shared_limit(name: str, limit: int | None = None) -> ConcurrencyLimit:
-    """The process-wide `ConcurrencyLimit` called `name`, created with `limit` on first use.
-
-    Use one per model or provider (`shared_limit("openai", 8)`) so every graph, run and
-    nested subgraph of the process shares it.
-
-    Raises:
-        ValueError: On first use without `limit`, or a later `limit` that differs.
-    """
-    with _shared_lock:
-        existing = _shared.get(name)
-        if existing is None:
-            if limit is None:
-                raise ValueError(
-                    f"shared_limit({name!r}) is not set yet; pass its size the first time"
-                )
-            existing = _shared[name] = ConcurrencyLimit(limit, name=name)
-        elif limit is not None and limit != existing.limit:
-            raise ValueError(
-                f"shared_limit({name!r}) already allows {existing.limit}, not {limit}; "
-                "call it without a size to reuse it"
-            )
-        return existing
-
-
-def with_concurrency_limit(thing: Any, limit: ConcurrencyLimit | str) -> Runnable[Any, Any]:
-    """Hold a place in `limit` (an instance, or the name of a `shared_limit`) for each call.
+def with_concurrency_limit(thing: Any, limit: ConcurrencyLimit) -> Runnable[Any, Any]:
+    """Hold a place in `limit` for each call (any callable; an `llm_node` takes its own).
 
     Unlike LangGraph's `max_concurrency`, which is per run loop, the limit holds across
-    nested subgraphs, concurrent runs and threads.
+    nested subgraphs, concurrent runs and threads: give the same one (e.g. a
+    `shared_limit`) to every place that calls the provider.
     """
-    gate = shared_limit(limit) if isinstance(limit, str) else limit
+    if not isinstance(limit, ConcurrencyLimit):
+        raise TypeError(
+            f"with_concurrency_limit needs a limit object, got {limit!r}; pass e.g. "
+            "ConcurrencyLimit(4) or shared_limit('openai', 8) from langgraph_parallel"
+        )
+    gate = limit
 
     async def around(call: Callable[[], Awaitable[Any]]) -> Any:
         async with gate:

@@ -103,7 +103,8 @@ class BranchEvent(TypedDict):
 
     Example:
         ```python
-        from langgraph_parallel import BranchEvent, create_fanout_graph
+        from langgraph_parallel import create_fanout_graph
+        from langgraph_parallel.state import BranchEvent
 
         graph = create_fanout_graph({"a": lambda s: 1, "b": lambda s: 2}, lambda s: "done")
         graph = graph.compile()

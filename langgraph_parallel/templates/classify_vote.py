@@ -9,9 +9,10 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import Field
 from typing_extensions import TypedDict
 
-from langgraph_parallel import VoteOutcome, create_voting_graph
+from langgraph_parallel import create_voting_graph
 from langgraph_parallel.graphs import MaxConcurrency, ParallelStateGraph
 from langgraph_parallel.models import ModelLike, resolve_model
+from langgraph_parallel.state import VoteOutcome
 
 LABELS = ["positive", "negative", "neutral"]
 

@@ -11,7 +11,8 @@ from typing import Annotated
 from pydantic import Field
 from typing_extensions import TypedDict
 
-from langgraph_parallel.graphs import ParallelStateGraph, create_guarded_graph
+from langgraph_parallel import create_guarded_graph
+from langgraph_parallel.graphs import ParallelStateGraph
 from langgraph_parallel.models import ModelLike
 from langgraph_parallel.nodes import keyword_guardrail, llm_guardrail, llm_node
 
