@@ -1,11 +1,14 @@
 """A sync run for the Ctrl-C test (tests/test_runtime.py) to interrupt, then to resume.
 
-    python interrupt_job.py (run|resume) (invoke|stream|batch) CHECKPOINT_FILE MARKS_FILE
+    python interrupt_job.py (run|resume) (invoke|stream|batch) CHECKPOINT MARKS [by-thread]
 
-Three branches on a SQLite checkpointer: `quick` returns at once, `slow0` and `slow1` wait
-ten minutes (`run`) or return at once (`resume`). Every side effect is a line appended to
-MARKS_FILE: `start NAME`, `cancelled NAME`, `done NAME`. On Ctrl-C the job prints a JSON
-line with the notes the KeyboardInterrupt carries; `resume` prints the records' statuses.
+Three branches on a SQLite checkpointer (the file CHECKPOINT): `quick` returns at once,
+`slow0` and `slow1` wait ten minutes (`run`) or return at once (`resume`). Every side effect
+is a line appended to the file MARKS: `start NAME`, `cancelled NAME`, `done NAME`. On Ctrl-C
+the job prints a JSON line with the notes the KeyboardInterrupt carries; `resume` prints the
+records' statuses.
+With `by-thread`, the job sends itself the SIGINT once both slow branches have started,
+aimed at one of its other threads: a signal sent to a process may be taken by any thread.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -52,7 +57,23 @@ def build(marks: str, slow: bool) -> Any:
     )
 
 
-def main(mode: str, call: str, checkpoints: str, marks: str) -> None:
+def interrupt_from_another_thread(marks: str) -> None:
+    """Once both slow branches have started, SIGINT aimed at a thread that is not the main."""
+
+    def send() -> None:
+        while True:
+            started = Path(marks).read_text().splitlines() if os.path.exists(marks) else []
+            if {"start slow0", "start slow1"} <= set(started):
+                break
+            time.sleep(0.01)
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
+    threading.Thread(target=send, daemon=True).start()
+
+
+def main(mode: str, call: str, checkpoints: str, marks: str, how: str = "") -> None:
+    if how == "by-thread":
+        interrupt_from_another_thread(marks)
     with SqliteSaver.from_conn_string(checkpoints) as saver:
         graph = build(marks, slow=mode == "run").compile(checkpointer=saver)
         config = {"configurable": {"thread_id": "interrupted"}}
@@ -78,4 +99,4 @@ def main(mode: str, call: str, checkpoints: str, marks: str) -> None:
 
 if __name__ == "__main__":
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test's view of a hang
-    main(*sys.argv[1:5])
+    main(*sys.argv[1:6])

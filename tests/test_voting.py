@@ -323,14 +323,30 @@ class TestEarlyStop:
         assert (outcome["winner"], outcome["cast"], outcome["cancelled"]) == ("yes", 5, 0)
 
     def test_broken_unanimity_stops_at_once(self) -> None:
+        """Voters 0 and 2 say "a", then voter 1 says "b" (it waits for them: the order is
+        fixed, not left to timers on a loaded machine); the two still voting are stopped."""
+        answers = ["a", "b", "a", "a", "a"]
         finished: list[int] = []
-        voters = self.voters(["a", "b", "a", "a", "a"], finished)
+        agreed = asyncio.Event()
+
+        async def voter(state: Any, config: RunnableConfig) -> str:
+            index = config["metadata"]["lgp_index"]
+            if index == 1:
+                await agreed.wait()
+            elif index >= 3:
+                await asyncio.sleep(600)
+            finished.append(index)
+            if {0, 2} <= set(finished):
+                agreed.set()
+            return answers[index]
+
         outcome = asyncio.run(
-            create_voting_graph(voters, n=5, method="unanimity", early_stop=True)
+            create_voting_graph(voter, n=5, method="unanimity", early_stop=True)
             .compile()
             .ainvoke({"input": 1})
         )["output"]
         assert outcome["winner"] is None and outcome["cancelled"] == 2
+        assert sorted(finished) == [0, 1, 2]
 
     def test_a_good_enough_score_stops_best_score(self) -> None:
         finished: list[int] = []

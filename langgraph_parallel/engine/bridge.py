@@ -286,7 +286,7 @@ class _Job:
         """The coroutine's result (or its raise); past `deadline` plus a grace, give up."""
         timeout = None if deadline is None else max(deadline - time.time(), 0.0) + DEADLINE_GRACE
         try:
-            ok, value = self._outcome.get(timeout=timeout)
+            ok, value = _get(self._outcome, timeout)
         except queue.Empty:
             raise DeadlineExceeded(
                 f"{self.what} was still running {DEADLINE_GRACE:g}s after the run's "
@@ -299,7 +299,7 @@ class _Job:
     def wait_stopped(self, seconds: float) -> None:
         """After `cancel`: wait up to `seconds` for the task to end."""
         with contextlib.suppress(queue.Empty):
-            self._outcome.get(timeout=seconds)
+            _get(self._outcome, seconds)
 
 
 class Call:
@@ -458,12 +458,37 @@ def run_alone(coro: Coroutine[Any, Any, T], *, what: str) -> T:
             loop.close()
 
 
+_POLL = 0.05
+"""How often a wait in the main thread wakes to let a signal's handler run (see `_get`)."""
+
+
+def _get(items: queue.SimpleQueue[T], timeout: float | None = None) -> T:
+    """`items.get(timeout=timeout)`, which Ctrl-C interrupts in the main thread.
+
+    A signal sent to the process may be taken by any of its threads. Python then runs the
+    handler (raising `KeyboardInterrupt`) in the main thread, but only when that thread
+    next runs bytecode: one blocked in a lock's wait is only woken if the signal came to it.
+    So the main thread waits in short slices; other threads wait in one piece.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return items.get(timeout=timeout)
+    end = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = _POLL if end is None else min(_POLL, end - time.monotonic())
+        try:
+            return items.get(timeout=max(left, 0.0))
+        except queue.Empty:
+            if end is not None and time.monotonic() >= end:
+                raise
+
+
 class _Channel:
     """Hands a driver's items to its caller one at a time; the caller asks for each next one.
 
-    Both sides wait in C-level queue gets, which Ctrl-C interrupts cleanly: a Python
-    `Condition` could be left held by an interrupt that comes between acquiring it and
-    entering its `with` block, and the driver would then wait on it for ever.
+    Both sides wait in C-level queue gets (the caller's in slices, `_get`), which Ctrl-C
+    interrupts cleanly: a Python `Condition` could be left held by an interrupt that comes
+    between acquiring it and entering its `with` block, and the driver would then wait on it
+    for ever.
     """
 
     def __init__(self) -> None:
@@ -476,7 +501,8 @@ class _Channel:
         return kind != "item" or self._wanted.get()
 
     def get(self) -> tuple[str, Any]:
-        return self._items.get()
+        """The next item, from the caller's side."""
+        return _get(self._items)
 
     def want_next(self) -> None:
         self._wanted.put(True)
