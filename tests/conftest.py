@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+# A suite started as a background job of a shell without job control (`(make test &)`)
+# inherits SIGINT ignored, and Python then installs no handler for it, in pytest or in any
+# process it starts: the Ctrl-C tests' jobs could not be interrupted, and Ray's workers
+# ignore `ray.cancel` (it interrupts a task with SIGINT). Python's own handler, restored
+# here, is reset to the default in each process started from now on, as a fresh shell has.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from collections.abc import Iterator
 from typing import Any
