@@ -557,11 +557,6 @@ class Lease:
             _current_lease.reset(self._token)
             self._token = None
 
-    @property
-    def holding(self) -> bool:
-        """Whether the place is held now (not while given back to wait out a 429)."""
-        return self._holding
-
     def request_succeeded(self, sent_at: float) -> None:
         """A request sent at `sent_at` on this place succeeded."""
         self._told = True
