@@ -15,13 +15,17 @@ from langchain_core.tools import tool
 from pydantic import BaseModel, Field, TypeAdapter
 
 from langgraph_parallel.models import (
+    SIMULATED_NOTICE,
+    Answers,
     Latency,
+    SimulatedCall,
     SimulatedChatModel,
     SimulatedModelError,
     is_simulated,
     resolve_model,
 )
 from langgraph_parallel.models.schema import SchemaFiller
+from langgraph_parallel.nodes import llm_node
 
 FAST = Latency.fixed(0.0)
 
@@ -78,6 +82,72 @@ class TestResolve:
 
 
 class TestSimulatedModel:
+    def test_its_default_answers_name_what_was_asked_and_what_they_stand_in_for(self) -> None:
+        model = SimulatedChatModel(latency=FAST)
+        text = model.invoke("What is the capital of Norway?").content
+        assert text.startswith("[simulated] An answer to: What is the capital of Norway? ")
+        node = llm_node("List the pros of {topic}. Be brief.", model)
+        assert node.invoke({"topic": "remote work"}).startswith(
+            "[simulated] An answer to: List the pros of remote work."
+        )
+        short = SimulatedChatModel(latency=FAST, words=5).invoke("hi").content
+        long = SimulatedChatModel(latency=FAST, words=60).invoke("hi").content
+        assert len(short.split()) < len(long.split())
+
+    def test_answers_come_from_the_caller_and_are_always_labelled(self) -> None:
+        seen: list[SimulatedCall] = []
+
+        def write(call: SimulatedCall) -> str:
+            seen.append(call)
+            return f"{SIMULATED_NOTICE} Labelled." if call.sample else f"Sample {call.sample}."
+
+        model = SimulatedChatModel(latency=FAST, seed=4, answers=write)
+        first = model.invoke("hello", config={"metadata": {"lgp_index": 0}})
+        second = model.invoke("hello", config={"metadata": {"lgp_index": 1}})
+        assert (first.content, second.content) == ("[simulated] Sample 0.", "[simulated] Labelled.")
+        assert [c.sample for c in seen] == [0, 1] and seen[0].request == "hello"
+        again = SimulatedChatModel(latency=FAST, seed=4, answers=write)
+        again.invoke("hello", config={"metadata": {"lgp_index": 0}})
+        assert seen[2].rng.random() == seen[0].rng.random()  # seeded by seed, sample, prompt
+        assert first.usage_metadata and first.usage_metadata["output_tokens"] > 0
+
+    def test_an_answers_subclass_shapes_structured_output_and_tool_arguments(self) -> None:
+        class Fixed(Answers):
+            def filler(self, call: SimulatedCall, schema: Any) -> SchemaFiller:
+                class Always(SchemaFiller):
+                    def _string(self, schema: Any, name: str, depth: int) -> str:
+                        return f"{self.marker} {name} for {call.request}"
+
+                return Always(schema, call.rng, bias=call.bias, marker=SIMULATED_NOTICE)
+
+        class Verdict(BaseModel):
+            reason: str
+            score: int = Field(ge=1, le=3)
+
+        @tool
+        def look_up(city: str) -> str:
+            """Look a city up."""
+            return city
+
+        model = SimulatedChatModel(latency=FAST, answers=Fixed())
+        verdict = model.with_structured_output(Verdict).invoke("Oslo")
+        assert verdict.reason == "[simulated] reason for Oslo" and 1 <= verdict.score <= 3
+        calls = model.bind_tools([look_up]).invoke("Bergen").tool_calls
+        assert calls[0]["args"] == {"city": "[simulated] city for Bergen"}
+
+    def test_a_model_with_the_templates_answers_pickles_for_a_cluster(self) -> None:
+        import pickle
+
+        from langgraph_parallel.templates import TemplateAnswers
+
+        model = SimulatedChatModel(latency=FAST, seed=2, answers=TemplateAnswers())
+        copy = pickle.loads(pickle.dumps(model))
+        assert isinstance(copy.answers, TemplateAnswers)
+        assert (
+            copy.invoke("Summarise the tides").content
+            == model.invoke("Summarise the tides").content
+        )
+
     def test_text_answers_say_they_are_simulated_and_report_usage(self) -> None:
         answer = SimulatedChatModel(latency=FAST).invoke("What is the capital of Norway?")
         assert answer.content.startswith("[simulated]")
@@ -254,22 +324,27 @@ def test_generated_values_satisfy_their_schema(schema: dict[str, Any], seed: int
     schema=json_schemas | st.just({"type": "string", "minLength": 80, "maxLength": 90}),
     seed=st.integers(0, 10_000),
 )
-def test_the_simulated_models_readable_values_satisfy_their_schema_too(
+def test_the_template_answers_readable_values_satisfy_their_schema_too(
     schema: dict[str, Any], seed: int
 ) -> None:
     import random
 
     import jsonschema
 
-    from langgraph_parallel.models.simulated import _Filler, _read
+    from langgraph_parallel.models import SimulatedCall
+    from langgraph_parallel.templates import TemplateAnswers
 
-    prompt = _read(
-        [
+    call = SimulatedCall(
+        messages=[
             SystemMessage("You review code for security only: injection, secrets."),
             HumanMessage("topic: Tides\ntitle: Safety\ncode: def f(x):\n    return x"),
-        ]
+        ],
+        rng=random.Random(seed),
+        bias=seed % 7,
+        words=24,
+        sample=0,
     )
-    value = _Filler(schema, random.Random(seed), bias=seed % 7, prompt=prompt).fill()
+    value = TemplateAnswers().filler(call, schema).fill()
     jsonschema.validate(value, schema)
 
 

@@ -1,5 +1,6 @@
-"""The simulated model's text reads like an answer: labelled, grammatical, on the prompt's subject,
-deterministic for a seed, different between samples; the offline data sources label their text."""
+"""The templates' simulated answers read like an answer: labelled, grammatical, on the prompt's
+subject, deterministic for a seed, different between samples; the offline data sources label
+their text; the simulated model's own default answers and an answers hook stay labelled."""
 
 from __future__ import annotations
 
@@ -10,16 +11,18 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
+from langchain_core.language_models import FakeListChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import tool
 from pydantic import BaseModel
 
 from langgraph_parallel import create_voting_graph
-from langgraph_parallel.models import SIMULATED_NOTICE, Latency, SimulatedChatModel
+from langgraph_parallel.models import SIMULATED_NOTICE, Latency, SimulatedCall, SimulatedChatModel
 from langgraph_parallel.nodes import llm_guardrail, llm_node
 from langgraph_parallel.nodes.llm import prompt_messages
 from langgraph_parallel.templates import (
     TEMPLATES,
+    TemplateAnswers,
     _simulated,
     classify_vote,
     code_review,
@@ -28,6 +31,7 @@ from langgraph_parallel.templates import (
     morning_briefing,
     report_writer,
 )
+from langgraph_parallel.templates._answers import template_model
 
 FAST = Latency.fixed(0.0)
 LABEL = f"{SIMULATED_NOTICE} "
@@ -43,7 +47,8 @@ WORD_SALAD = [
 
 
 def model(seed: int = 0, **kwargs: Any) -> SimulatedChatModel:
-    return SimulatedChatModel(latency=FAST, seed=seed, **kwargs)
+    """A simulated model answering as the templates do."""
+    return SimulatedChatModel(latency=FAST, seed=seed, answers=TemplateAnswers(), **kwargs)
 
 
 def repeated_words(text: str) -> list[str]:
@@ -329,7 +334,8 @@ class TestTemplates:
     )
     def test_every_model_text_of_every_template_reads_as_sentences(self, name: str) -> None:
         template = TEMPLATES[name]
-        state = asyncio.run(template.build(model=model()).ainvoke(template.example))
+        plain = SimulatedChatModel(latency=FAST)  # the template gives it its answers
+        state = asyncio.run(template.build(model=plain).ainvoke(template.example))
         texts = [s for r in state.get("results", []) for s in strings(r["value"])]
         texts += list(strings(state["output"]))
         written = [t for t in texts if t.startswith(LABEL)]
@@ -415,3 +421,41 @@ class TestDataSources:
         node = llm_node("Summarise {city}'s news.", model())
         text = node.invoke({"city": "Oslo"})
         assert text.startswith(f"{LABEL}Oslo") and text.count(SIMULATED_NOTICE) == 1
+
+
+class TestWhoSuppliesTheAnswers:
+    def test_a_template_gives_the_simulated_model_its_answers_and_keeps_its_settings(
+        self,
+    ) -> None:
+        chat = template_model(SimulatedChatModel(latency=FAST, seed=3, words=9))
+        assert isinstance(chat, SimulatedChatModel) and isinstance(chat.answers, TemplateAnswers)
+        assert (chat.seed, chat.words, chat.latency) == (3, 9, FAST)
+        assert template_model(None).answers.__class__ is TemplateAnswers  # nothing configured
+
+    def test_a_template_leaves_answers_the_caller_chose_and_other_models_alone(self) -> None:
+        def mine(call: SimulatedCall) -> str:
+            return "Mine."
+
+        chosen = SimulatedChatModel(latency=FAST, answers=mine)
+        assert template_model(chosen) is chosen
+        other = FakeListChatModel(responses=["real"])
+        assert template_model(other) is other
+
+    def test_a_subclass_passed_to_a_template_keeps_its_behaviour(self) -> None:
+        calls: list[str] = []
+
+        class Counting(SimulatedChatModel):
+            async def _agenerate(self, messages: Any, *args: Any, **kwargs: Any) -> Any:
+                calls.append(str(messages[-1].content))
+                return await super()._agenerate(messages, *args, **kwargs)
+
+        out = run(
+            guarded_generation.build(model=Counting(latency=FAST)), {"request": "Name a bakery"}
+        )
+        assert calls == ["request: Name a bakery"]
+        assert out["output"]["content"].startswith(f"{LABEL}A bakery.")
+
+    def test_without_the_templates_answers_the_model_says_what_it_stands_in_for(self) -> None:
+        text = ask(SimulatedChatModel(latency=FAST), "Suggest a name for a bakery").content
+        assert text.startswith(f"{LABEL}An answer to: Suggest a name for a bakery.")
+        assert text != ask(model(), "Suggest a name for a bakery").content

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     )
     from langgraph_parallel.models.simulated import (
         SIMULATED_NOTICE,
+        Answers,
         Latency,
+        SimulatedCall,
         SimulatedChatModel,
         SimulatedModelError,
     )
@@ -32,7 +34,14 @@ _WHERE = {
         "langgraph_parallel.models._resolve",
     ),
     **dict.fromkeys(
-        ["SIMULATED_NOTICE", "Latency", "SimulatedChatModel", "SimulatedModelError"],
+        [
+            "SIMULATED_NOTICE",
+            "Answers",
+            "Latency",
+            "SimulatedCall",
+            "SimulatedChatModel",
+            "SimulatedModelError",
+        ],
         "langgraph_parallel.models.simulated",
     ),
 }
@@ -42,9 +51,11 @@ __all__ = [
     "DEFAULT_OPENAI_MODEL",
     "MODEL_ENV",
     "SIMULATED_NOTICE",
+    "Answers",
     "Latency",
     "LoopSafeAsyncTransport",
     "ModelLike",
+    "SimulatedCall",
     "SimulatedChatModel",
     "SimulatedModelError",
     "is_simulated",

@@ -9,8 +9,9 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from langgraph_parallel.models import ModelLike, resolve_model
+from langgraph_parallel.models import ModelLike
 from langgraph_parallel.nodes.text import render_input, variables
+from langgraph_parallel.templates._answers import template_model
 
 Render = Callable[[Any], str]
 
@@ -48,7 +49,7 @@ def briefing_writer(
     """An aggregator: the model writes a short summary; the sections follow it as data."""
     from langgraph_parallel.engine.bridge import make_node
 
-    chat = resolve_model(model)
+    chat = template_model(model)
 
     async def write_briefing(state: Mapping[str, Any], config: RunnableConfig) -> str:
         lines = section_lines(state, renderers)

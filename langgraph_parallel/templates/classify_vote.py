@@ -11,8 +11,9 @@ from typing_extensions import TypedDict
 
 from langgraph_parallel import create_voting_graph
 from langgraph_parallel.graphs import MaxConcurrency, ParallelStateGraph
-from langgraph_parallel.models import ModelLike, resolve_model
+from langgraph_parallel.models import ModelLike
 from langgraph_parallel.state import VoteOutcome
+from langgraph_parallel.templates._answers import template_model
 
 LABELS = ["positive", "negative", "neutral"]
 
@@ -62,7 +63,7 @@ def build(
     max_concurrency: MaxConcurrency = None,
 ) -> ParallelStateGraph:
     """The classification vote with `voters` samples of the model."""
-    chat = resolve_model(model)
+    chat = template_model(model)
 
     async def classify(state: dict[str, Any], config: RunnableConfig) -> str:
         labels = state.get("labels") or LABELS

@@ -11,6 +11,7 @@ from langgraph_parallel import create_fanout_graph
 from langgraph_parallel.graphs import MaxConcurrency, ParallelStateGraph
 from langgraph_parallel.models import ModelLike
 from langgraph_parallel.nodes import llm_node
+from langgraph_parallel.templates._answers import template_model
 
 DIMENSIONS = {
     "security": "injection, secrets, unsafe deserialisation, missing input validation",
@@ -64,11 +65,12 @@ def build(
     *, model: ModelLike = None, timeout: float = 60.0, max_concurrency: MaxConcurrency = None
 ) -> ParallelStateGraph:
     """The review graph; `max_concurrency` caps concurrent model calls (e.g. 2)."""
+    chat = template_model(model)
     reviewers = {
         name: llm_node(
             f"You review code for {name} only: {focus}. "
             "Score it from 1 to 10 and list concrete findings.",
-            model,
+            chat,
             schema=Review,
             name=name,
         )

@@ -15,6 +15,7 @@ from langgraph_parallel import create_guarded_graph
 from langgraph_parallel.graphs import ParallelStateGraph
 from langgraph_parallel.models import ModelLike
 from langgraph_parallel.nodes import keyword_guardrail, llm_guardrail, llm_node
+from langgraph_parallel.templates._answers import template_model
 
 BLOCKED_TERMS = ["explosive", "weapon", "credit card number", "malware"]
 BLOCKED_MESSAGE = "This request was declined by the content policy."
@@ -36,13 +37,12 @@ def build(
     timeout: float = 60.0,
 ) -> ParallelStateGraph:
     """The guarded graph: a keyword check by default, or a model checking `policy`."""
+    chat = template_model(model)
     guardrail = (
-        llm_guardrail(policy, model)
-        if policy
-        else keyword_guardrail(blocked_terms or BLOCKED_TERMS)
+        llm_guardrail(policy, chat) if policy else keyword_guardrail(blocked_terms or BLOCKED_TERMS)
     )
     return create_guarded_graph(
-        llm_node("You are a helpful assistant. Answer the request.", model, name="generate"),
+        llm_node("You are a helpful assistant. Answer the request.", chat, name="generate"),
         guardrail,
         state_schema=GuardedInput,
         blocked_message=BLOCKED_MESSAGE,

@@ -10,9 +10,10 @@ from typing_extensions import TypedDict
 
 from langgraph_parallel import create_orchestrator_graph
 from langgraph_parallel.graphs import MaxConcurrency, ParallelStateGraph
-from langgraph_parallel.models import ModelLike, resolve_model
+from langgraph_parallel.models import ModelLike
 from langgraph_parallel.nodes import llm_node
 from langgraph_parallel.nodes.llm import prompt_messages
+from langgraph_parallel.templates._answers import template_model
 
 MAX_SECTIONS = 20
 """The most sections a report may have."""
@@ -64,7 +65,7 @@ def build(
     *, model: ModelLike = None, timeout: float = 60.0, max_concurrency: MaxConcurrency = None
 ) -> ParallelStateGraph:
     """The report writer with the given model (default: see `resolve_model`)."""
-    chat = resolve_model(model)
+    chat = template_model(model)
 
     async def plan(state: dict[str, Any], config: RunnableConfig) -> list[dict[str, str]]:
         count = state.get("sections", 4)
