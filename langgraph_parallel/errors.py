@@ -41,6 +41,31 @@ class RemoteError(Exception):
         return (RemoteError, (self.type, str(self)))
 
 
+class StructuredOutputError(ValueError):
+    """A model gave no valid value for a schema, whichever way it was asked.
+
+    `structured_output` asks the provider's own way, by a tool call, and with the schema in
+    the prompt, and sends an invalid answer back once; this names each way tried and why it
+    failed, in full.
+
+    Attributes:
+        schema: The schema's name (its title).
+        failures: One line per way tried: the way, and the cause.
+    """
+
+    def __init__(self, schema: str, failures: Sequence[str]) -> None:
+        self.schema = schema
+        self.failures = list(failures)
+        tried = "\n".join(f"- {failure}" for failure in self.failures) or "- no way to ask"
+        super().__init__(
+            f"the model gave no valid {schema} (asked natively, by a tool call and with the "
+            f"schema in the prompt, where the model has each way):\n{tried}"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (StructuredOutputError, (self.schema, self.failures))
+
+
 class InvalidPlanError(ValueError):
     """The planner of an orchestrator graph returned something the workers cannot take."""
 
@@ -90,4 +115,5 @@ __all__ = [
     "InvalidInputError",
     "InvalidPlanError",
     "RemoteError",
+    "StructuredOutputError",
 ]

@@ -5,6 +5,10 @@ tool calls, `json_schema` structured output) on 127.0.0.1, adds latency, counts 
 requests in flight, and can be told to answer 429, 500 or hang, for all requests or those
 whose messages contain a given text.
 
+It can also play a server or a model that is poor at structured output (`structured`): one
+that ignores `response_format` and tools, as many local servers do, one that wraps its JSON
+in a code fence and a sentence, and one whose first JSON answer is invalid.
+
 It can also model a provider's limits, to test an adaptive concurrency limit against: a
 hard `capacity` (requests served at once) and a token bucket (`rate` requests per second,
 `burst` at most). A request over the limit is answered at once with a 429 that carries
@@ -35,6 +39,9 @@ from langgraph_parallel.models.schema import SchemaFiller
 
 MARKER = "[fake server]"
 """What every text the server writes carries (its replies and the values it fills in)."""
+
+Structured = Literal["native", "ignored", "fenced", "invalid_once"]
+"""How `FakeOpenAIServer` answers requests for structured output (its `structured`)."""
 
 Step = Literal["ok", "hang"] | int
 """What the server does with one request: answer (`"ok"`), never answer (`"hang"`), or
@@ -108,6 +115,16 @@ class FakeOpenAIServer:
             every bug of a client whose pooled connections are used from the wrong event
             loop, so use it only to measure what a new connection per request costs.
             `close()` closes the connections still open.
+        structured: How it answers a request for structured output. `"native"` (default):
+            it honours `response_format` (`json_schema`) and forced tool calls, answering
+            schema-valid values. `"ignored"`: it ignores both, as many local servers do, and
+            answers text; like an instruction-following model, it answers a prompt that
+            gives a JSON schema (after `JSON schema:`) with bare JSON for it. `"fenced"`:
+            as `"native"`, but its JSON comes inside a ```json fence with a sentence around
+            it. `"invalid_once"`: as `"native"`, but the first answer of a conversation is
+            cut-off JSON (or a tool call with cut-off arguments); once the conversation has
+            an answer of its own in it (the client sent it back to correct), it answers
+            valid JSON. Can be changed while the server runs.
 
     Example:
         ```python
@@ -162,8 +179,10 @@ class FakeOpenAIServer:
         burst: float = 1.0,
         retry_after: float | None = None,
         keep_alive: bool = True,
+        structured: Structured = "native",
     ) -> None:
         self.latency = latency
+        self.structured = structured
         self.keep_alive = keep_alive
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
@@ -446,22 +465,39 @@ def time_weighted_mean(series: Sequence[tuple[float, float]], start: float, end:
     return area / (end - start)
 
 
-def _completion(body: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+def _completion(body: dict[str, Any], rng: random.Random, structured: Structured) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": None}
-    tools = body.get("tools") or []
+    messages = body.get("messages") or []
+    tools = [] if structured == "ignored" else body.get("tools") or []
     schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")
+    if structured == "ignored":
+        schema = _schema_in_prompt(messages)
+    # A conversation with an answer of its own in it was sent back to be corrected.
+    broken = structured == "invalid_once" and not any(
+        m.get("role") == "assistant" for m in messages
+    )
     if tools and body.get("tool_choice") not in (None, "none", "auto"):
         function = tools[0]["function"]
-        arguments = SchemaFiller(function.get("parameters", {}), rng, marker=MARKER).fill()
+        arguments = json.dumps(
+            SchemaFiller(function.get("parameters", {}), rng, marker=MARKER).fill()
+        )
         message["tool_calls"] = [
             {
                 "id": f"call_{rng.randrange(10**9)}",
                 "type": "function",
-                "function": {"name": function["name"], "arguments": json.dumps(arguments)},
+                "function": {
+                    "name": function["name"],
+                    "arguments": arguments[: len(arguments) // 2] if broken else arguments,
+                },
             }
         ]
     elif schema is not None:
-        message["content"] = json.dumps(SchemaFiller(schema, rng, marker=MARKER).fill())
+        value = json.dumps(SchemaFiller(schema, rng, marker=MARKER).fill())
+        if broken:
+            value = value[: len(value) // 2]
+        elif structured == "fenced":
+            value = f"Sure! Here is the JSON:\n```json\n{value}\n```\nLet me know if you need more."
+        message["content"] = value
     else:
         last = (body.get("messages") or [{}])[-1].get("content", "")
         message["content"] = f"{MARKER} reply to: {str(last)[:60]}"
@@ -474,6 +510,25 @@ def _completion(body: dict[str, Any], rng: random.Random) -> dict[str, Any]:
         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": words, "completion_tokens": 12, "total_tokens": words + 12},
     }
+
+
+_SCHEMA_IN_PROMPT = "JSON schema:"
+
+
+def _schema_in_prompt(messages: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The JSON schema a prompt gives after `JSON schema:`, if any (the last one)."""
+    for message in reversed(messages):
+        content = message.get("content")
+        text = content if isinstance(content, str) else json.dumps(content)
+        at = text.rfind(_SCHEMA_IN_PROMPT)
+        if at >= 0:
+            start = text.find("{", at)
+            try:
+                schema = json.JSONDecoder().raw_decode(text, start)[0] if start >= 0 else None
+            except ValueError:
+                return None
+            return schema if isinstance(schema, dict) else None
+    return None
 
 
 def _error_body(request: Request) -> dict[str, str]:
@@ -557,7 +612,7 @@ def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 if isinstance(request.answer, int):
                     self._json(request, request.answer, {"error": _error_body(request)})
                     return
-                completion = _completion(body, random.Random(request.text))
+                completion = _completion(body, random.Random(request.text), server.structured)
                 if body.get("stream"):
                     self._sse(request, completion)
                 else:
@@ -612,4 +667,4 @@ def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-__all__ = ["MARKER", "FakeOpenAIServer", "Request", "Step", "time_weighted_mean"]
+__all__ = ["MARKER", "FakeOpenAIServer", "Request", "Step", "Structured", "time_weighted_mean"]

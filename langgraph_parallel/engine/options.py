@@ -122,11 +122,15 @@ def check_positive(value: object, *, what: str, allow_none: bool = True) -> int 
 
 
 def concurrency_cap(
-    value: MaxConcurrency, *, what: str, auto: Callable[[], AdaptiveLimit]
+    value: MaxConcurrency, *, what: str, auto: Callable[[], AdaptiveLimit] | None = None
 ) -> int | ConcurrencyLimit | None:
-    """Check a `max_concurrency`; `"auto"` becomes the limit `auto()` gives."""
+    """Check a `max_concurrency`.
+
+    `"auto"` becomes the limit `auto()` gives, by default an `AdaptiveLimit` of its own
+    named `what` (a factory's graph, a tool node).
+    """
     if value == "auto":
-        return auto()
+        return auto() if auto is not None else AdaptiveLimit(name=what)
     if value is None or isinstance(value, ConcurrencyLimit):
         return value
     if isinstance(value, str):

@@ -12,7 +12,8 @@ cross fails at dispatch with the unit's name, not inside the engine. One call se
 
 The worker (`call`) runs the unit in a fresh context with a usage collector of its own, and
 sends back the result or the exception itself (not the engine's wrapper), with the model
-usage and whether the simulated model answered. `received` turns that back into the value
+usage and what its record noted (whether the simulated model answered, how structured output
+was obtained). `received` turns that back into the value
 or the raise, and counts the usage against the unit's record and its run's token budget,
 exactly as for a unit that ran in-process.
 """
@@ -31,7 +32,12 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from langgraph_parallel.engine.telemetry import count_usage, enter_unit, with_usage_collector
+from langgraph_parallel.engine.telemetry import (
+    count_usage,
+    enter_unit,
+    note_structured_output,
+    with_usage_collector,
+)
 from langgraph_parallel.errors import RemoteError
 
 _calls = itertools.count()
@@ -128,9 +134,11 @@ def received(data: bytes) -> Any:
 
     The call's model usage is added to the unit's record and the run's budget first.
     """
-    outcome, failed, usage, simulated = _loads(data)
-    if usage is not None or simulated:
-        count_usage(usage, simulated)
+    outcome, failed, usage, notes = _loads(data)
+    if usage is not None or notes.get("simulated"):
+        count_usage(usage, bool(notes.get("simulated")))
+    if "structured_output" in notes:
+        note_structured_output(**notes["structured_output"])
     if failed:
         raise _rebuilt(*outcome)
     return outcome
@@ -185,9 +193,10 @@ def call(unit: Portable, args: bytes) -> bytes:
     except Exception as exc:
         exc.add_note(f"raised on the executor's worker:\n{''.join(traceback.format_exc())}")
         outcome, failed, raised = _parts(exc), True, exc
-    usage, simulated = record["usage"], record.get("simulated", False)
+    usage = record["usage"]
+    notes = {k: record[k] for k in ("simulated", "structured_output") if k in record}
     try:
-        return _dumps((outcome, failed, usage, simulated))
+        return _dumps((outcome, failed, usage, notes))
     except Exception as exc:
         if not failed:
             problem: Exception = TypeError(
@@ -196,7 +205,7 @@ def call(unit: Portable, args: bytes) -> bytes:
             )
         else:  # the exception itself does not pickle: send its type's name and message
             problem = RemoteError(type(raised).__name__, str(raised))
-        return _dumps((_parts(problem), True, usage, simulated))
+        return _dumps((_parts(problem), True, usage, notes))
 
 
 def _run(unit: Portable, thing: Any, value: Any, config: RunnableConfig, record: Any) -> Any:

@@ -48,6 +48,13 @@ def mark_hedged() -> None:
         writer(_event("hedge", record["branch"], record["index"]))
 
 
+def note_structured_output(method: str, calls: int) -> None:
+    """Note in the running unit's record how its model's structured output was obtained."""
+    record = _unit_record.get()
+    if record is not None:
+        record["structured_output"] = {"method": method, "calls": calls}
+
+
 UnitTokens = tuple[contextvars.Token[Any], contextvars.Token[Any], contextvars.Token[Any] | None]
 
 

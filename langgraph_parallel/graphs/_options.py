@@ -14,7 +14,6 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypedDict, TypeVar, get_type_hints
 
-from langgraph_parallel.engine.limits import AdaptiveLimit
 from langgraph_parallel.engine.options import (
     ExecutorLike,
     MaxConcurrency,
@@ -118,9 +117,7 @@ def check_options(options: Mapping[str, Any], *, graph: str, units: int | None) 
         retry=retry_policies(given["retry"], what=graph),
         fail_fast=fail_fast,
         min_successes=given["min_successes"],
-        max_concurrency=concurrency_cap(
-            given["max_concurrency"], what=graph, auto=lambda: AdaptiveLimit(name=graph)
-        ),
+        max_concurrency=concurrency_cap(given["max_concurrency"], what=graph),
         token_budget=check_positive(given["token_budget"], what=f"{graph}: token_budget"),
         executor=given["executor"],  # checked where each unit is made
         deadline=timeout_seconds(given["deadline"], what=f"{graph}: deadline"),

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         SimulatedChatModel,
         SimulatedModelError,
     )
+    from langgraph_parallel.models.structured import structured_output
 
 _WHERE = {
     "loop_safe": "langgraph_parallel.engine.http",
@@ -45,6 +46,7 @@ _WHERE = {
         "langgraph_parallel.models.simulated",
     ),
 }
+_WHERE["structured_output"] = "langgraph_parallel.models.structured"
 __getattr__, __dir__ = _lazy(__name__, _WHERE, globals())
 
 __all__ = [
@@ -61,4 +63,5 @@ __all__ = [
     "is_simulated",
     "loop_safe",
     "resolve_model",
+    "structured_output",
 ]

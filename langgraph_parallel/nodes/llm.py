@@ -20,7 +20,7 @@ from langgraph_parallel.engine.limits import (
     rate_limited,
 )
 from langgraph_parallel.engine.options import MaxConcurrency, concurrency_cap
-from langgraph_parallel.models import ModelLike, resolve_model
+from langgraph_parallel.models import ModelLike, resolve_model, structured_output
 from langgraph_parallel.nodes.text import render_input, variables
 
 
@@ -68,7 +68,9 @@ def llm_node(
         model: A chat model, a spec like `"openai:gpt-4o-mini"`, or `None` for the default
             (the offline simulated model when no API key is set); see `resolve_model`.
         schema: A Pydantic model or JSON schema: the node returns a validated object (dict
-            for a JSON schema) instead of text.
+            for a JSON schema) instead of text. It is asked for with `structured_output`, so
+            a server that ignores `response_format` or tools, or a model that fences its
+            JSON, still gives one; the record says which way worked.
         output_key: Return `{output_key: answer}`, a state update, instead of the answer
             itself; use this to add the node to your own `StateGraph`.
         max_concurrency: Most calls of this node at once: a number; `"auto"`, the provider's
@@ -108,9 +110,7 @@ def llm_node(
     chat = limited(chat, at_http)
     if at_http is not None:
         gate = None  # the transport holds it, per request
-    runnable: Runnable[Any, Any] = (
-        chat.with_structured_output(schema) if schema is not None else chat
-    )
+    runnable: Runnable[Any, Any] = structured_output(chat, schema) if schema is not None else chat
 
     async def ask(value: Any, config: RunnableConfig) -> Any:
         messages = await prompt_messages(prompt, value, config)

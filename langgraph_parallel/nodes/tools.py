@@ -11,7 +11,6 @@ from langchain_core.tools import BaseTool, StructuredTool
 from langchain_core.tools import tool as as_tool
 
 from langgraph_parallel.engine.bridge import make_node
-from langgraph_parallel.engine.limits import AdaptiveLimit
 from langgraph_parallel.engine.options import (
     MaxConcurrency,
     RunOptions,
@@ -116,9 +115,7 @@ def parallel_tool_node(
     what = f"parallel_tool_node {name!r}"
     options = RunOptions(
         timeout=timeout_seconds(timeout, what=what),
-        max_concurrency=concurrency_cap(
-            max_concurrency, what=what, auto=lambda: AdaptiveLimit(name=what)
-        ),
+        max_concurrency=concurrency_cap(max_concurrency, what=what),
     )
 
     async def run_tools(value: Any, config: RunnableConfig) -> dict[str, list[ToolMessage]]:

@@ -46,6 +46,16 @@ class BranchError(TypedDict):
     """The exception's message, or what stopped the unit."""
 
 
+class StructuredOutcome(TypedDict):
+    """How a model's structured output was obtained (`BranchResult.structured_output`)."""
+
+    method: Literal["native", "tools", "prompt"]
+    """The way that worked: the provider's own structured output, a forced tool call, or
+    the schema in the prompt."""
+    calls: int
+    """Model calls that way took: 1, or 2 when the first answer was sent back to correct."""
+
+
 class BranchResult(TypedDict):
     """What one branch, work item or voter did. One record per unit of parallel work."""
 
@@ -68,6 +78,9 @@ class BranchResult(TypedDict):
     """Tokens its model calls used, summed; `None` when it made none."""
     simulated: NotRequired[bool]
     """Present (and `True`) when the offline simulated model answered any of its calls."""
+    structured_output: NotRequired[StructuredOutcome]
+    """Present when it asked a model for structured output (`structured_output`): the way
+    that worked last, and in how many calls."""
     hedged: NotRequired[bool]
     """Present (and `True`) when a `hedged` call inside it started a backup call."""
     rate_limited: NotRequired[int]

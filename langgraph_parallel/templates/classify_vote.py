@@ -11,7 +11,7 @@ from typing_extensions import TypedDict
 
 from langgraph_parallel import create_voting_graph
 from langgraph_parallel.graphs import MaxConcurrency, ParallelStateGraph
-from langgraph_parallel.models import ModelLike
+from langgraph_parallel.models import ModelLike, structured_output
 from langgraph_parallel.state import VoteOutcome
 from langgraph_parallel.templates._answers import template_model
 
@@ -67,7 +67,7 @@ def build(
 
     async def classify(state: dict[str, Any], config: RunnableConfig) -> str:
         labels = state.get("labels") or LABELS
-        labeller = chat.with_structured_output(label_schema(labels))
+        labeller = structured_output(chat, label_schema(labels))
         answer = await labeller.ainvoke(
             [
                 SystemMessage(f"Classify the text as one of: {', '.join(labels)}."),

@@ -10,7 +10,7 @@ from typing_extensions import TypedDict
 
 from langgraph_parallel import create_orchestrator_graph
 from langgraph_parallel.graphs import MaxConcurrency, ParallelStateGraph
-from langgraph_parallel.models import ModelLike
+from langgraph_parallel.models import ModelLike, structured_output
 from langgraph_parallel.nodes import llm_node
 from langgraph_parallel.nodes.llm import prompt_messages
 from langgraph_parallel.templates._answers import template_model
@@ -69,7 +69,7 @@ def build(
 
     async def plan(state: dict[str, Any], config: RunnableConfig) -> list[dict[str, str]]:
         count = state.get("sections", 4)
-        planner = chat.with_structured_output(outline_schema(count))
+        planner = structured_output(chat, outline_schema(count))
         messages = await prompt_messages(
             "Plan a report on {topic} in exactly {count} sections. Give each a title and a focus.",
             {**state, "count": count},
