@@ -1,9 +1,9 @@
 """A local OpenAI-compatible server for testing graphs against the real `openai` client.
 
 `FakeOpenAIServer` speaks `/v1/chat/completions` (JSON and server-sent-event streaming,
-tool calls, `json_schema` structured output) on 127.0.0.1, adds latency, counts the
-requests in flight, and can be told to answer 429, 500 or hang, for all requests or those
-whose messages contain a given text.
+tool calls, `json_schema` structured output) and Anthropic's `/v1/messages` (JSON) on
+127.0.0.1, adds latency, counts the requests in flight, and can be told to answer 429, 500
+or hang, for all requests or those whose messages contain a given text.
 
 It can also play a server or a model that is poor at structured output (`structured`): one
 that ignores `response_format` and tools, as many local servers do, one that wraps its JSON
@@ -531,6 +531,34 @@ def _schema_in_prompt(messages: Sequence[dict[str, Any]]) -> dict[str, Any] | No
     return None
 
 
+def _anthropic_message(completion: dict[str, Any]) -> dict[str, Any]:
+    """A completion as Anthropic's Messages API answers it (not streamed)."""
+    message = completion["choices"][0]["message"]
+    content: list[dict[str, Any]] = [
+        {
+            "type": "tool_use",
+            "id": call["id"],
+            "name": call["function"]["name"],
+            "input": json.loads(call["function"]["arguments"]),
+        }
+        for call in message.get("tool_calls") or ()
+    ] or [{"type": "text", "text": message["content"] or ""}]
+    usage = completion["usage"]
+    return {
+        "id": completion["id"].replace("chatcmpl", "msg"),
+        "type": "message",
+        "role": "assistant",
+        "model": completion["model"],
+        "content": content,
+        "stop_reason": "tool_use" if message.get("tool_calls") else "end_turn",
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": usage["prompt_tokens"],
+            "output_tokens": usage["completion_tokens"],
+        },
+    }
+
+
 def _error_body(request: Request) -> dict[str, str]:
     status = int(request.answer)
     if status == 401:  # like OpenAI's own, which echoes (part of) the key it was given
@@ -589,7 +617,8 @@ def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
             headers = {k.lower(): v for k, v in self.headers.items()}
-            chat = self.path.endswith("/chat/completions")
+            anthropic = self.path.endswith("/v1/messages")  # Anthropic's Messages API
+            chat = self.path.endswith("/chat/completions") or anthropic
             request, retry_ms = server._begin(body, headers, chat=chat)
             try:
                 if not chat:
@@ -613,7 +642,9 @@ def _handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                     self._json(request, request.answer, {"error": _error_body(request)})
                     return
                 completion = _completion(body, random.Random(request.text), server.structured)
-                if body.get("stream"):
+                if anthropic:
+                    self._json(request, 200, _anthropic_message(completion))
+                elif body.get("stream"):
                     self._sse(request, completion)
                 else:
                     self._json(request, 200, completion)

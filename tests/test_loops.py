@@ -214,3 +214,58 @@ class TestLoopSafe:
         model = resolve_model(openai(server))
         for _ in range(3):
             assert asyncio.run(model.ainvoke("hi")).content.startswith("[fake server]")
+
+
+def anthropic(server: FakeOpenAIServer) -> Any:
+    from langchain_anthropic import ChatAnthropic
+
+    # max_retries=0: the SDK's retries would hide a failed first attempt.
+    return ChatAnthropic(
+        model="claude-test",
+        base_url=server.base_url.removesuffix("/v1"),
+        api_key="sk-ant-test",
+        max_retries=0,
+    )
+
+
+class TestAnotherProvidersModels:
+    """langchain-anthropic caches its async client per process, as langchain-openai does."""
+
+    @LEAVES_A_SOCKET
+    def test_a_plain_anthropic_model_fails_on_a_second_loop(self, server: FakeOpenAIServer) -> None:
+        """The premise, for a second provider."""
+        model = anthropic(server)
+        assert asyncio.run(model.ainvoke("hi")).content.startswith("[fake server]")
+        with pytest.raises(Exception, match="Connection error"):
+            asyncio.run(model.ainvoke("hi"))
+        del model
+        gc.collect()
+
+    def test_its_loop_safe_copy_works_from_every_loop_and_closes_each_pool(
+        self, server: FakeOpenAIServer
+    ) -> None:
+        model = anthropic(server)
+        safe = loop_safe(model)
+        assert safe is not model and loop_safe(safe) is safe
+        for _ in range(4):
+            assert asyncio.run(safe.ainvoke("hi")).content.startswith("[fake server]")
+        assert in_thread(lambda: asyncio.run(safe.ainvoke("hi"))).content
+        wait_until(lambda: server.open_connections == 0, 10, "each loop's pool to close")
+
+    def test_a_spec_and_a_graph_use_it_safely(
+        self, server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from langgraph_parallel.nodes import concatenate, llm_node
+
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url.removesuffix("/v1"))
+        model = resolve_model("anthropic:claude-test")
+        assert type(model).__name__ == "ChatAnthropic" and loop_safe(model) is model
+        graph = create_fanout_graph(
+            {"a": llm_node("Say {input}.", model), "b": llm_node("Hum {input}.", model)},
+            concatenate(),
+        ).compile()
+        for _ in range(3):  # a sync call, then asyncio.run per call: a new loop each time
+            assert graph.invoke({"input": "hi"})["output"].count("[fake server]") == 2
+            out = asyncio.run(graph.ainvoke({"input": "hi"}))["output"]
+            assert out.count("[fake server]") == 2

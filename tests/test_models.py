@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import statistics
 import time
 from typing import Any, Literal
@@ -61,14 +62,41 @@ class TestResolve:
     @pytest.mark.parametrize(
         ("spec", "message"),
         [
-            ("anthropic:claude", "unknown model"),
+            ("nosuch:model", "unknown model 'nosuch:model': write 'provider:model'"),
             ("openai:", "names no model"),
+            ("anthropic:", "names no model; write e.g. 'anthropic:<model name>'"),
             ("simulated:x", "must be a whole number"),
+            # a provider whose package is not installed: the command that installs it
+            (
+                "ollama:llama3",
+                "needs the langchain-ollama package, which is not installed: "
+                "pip install langchain-ollama",
+            ),
         ],
     )
     def test_bad_specs_say_how_to_fix_them(self, spec: str, message: str) -> None:
-        with pytest.raises(ValueError, match=message):
+        with pytest.raises(ValueError, match=re.escape(message)):
             resolve_model(spec, env={"OPENAI_API_KEY": "k"})
+
+    def test_another_providers_spec_makes_its_model_as_init_chat_model_does(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+        model = resolve_model("anthropic:claude-sonnet-4-5")
+        assert type(model).__name__ == "ChatAnthropic" and model.model == "claude-sonnet-4-5"
+        assert not is_simulated(model)
+
+    def test_a_provider_that_cannot_make_its_model_says_why_in_one_line(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+        monkeypatch.setattr(
+            "langchain_anthropic.ChatAnthropic.model_post_init",
+            lambda self, context: (_ for _ in ()).throw(ValueError("no API key:\nset one")),
+        )
+        with pytest.raises(ValueError, match="could not be made: ") as raised:
+            resolve_model("anthropic:claude-sonnet-4-5")
+        assert "no API key: set one" in str(raised.value) and "\n" not in str(raised.value)
 
     def test_a_non_model_is_a_type_error(self) -> None:
         with pytest.raises(TypeError, match="chat model or a spec"):

@@ -39,7 +39,7 @@ from langgraph_parallel.engine.limits import (
     current_lease,
     retry_after_seconds,
 )
-from langgraph_parallel.engine.per_loop import LoopSafeAsyncTransport
+from langgraph_parallel.engine.per_loop import LoopSafeAsyncTransport, PerLoop
 
 if TYPE_CHECKING:
     from langchain_openai.chat_models.base import BaseChatOpenAI
@@ -280,16 +280,16 @@ R = TypeVar("R")
 
 
 def loop_safe(thing: R) -> R:
-    """A copy of a chat model, or of a chain, whose OpenAI clients work from any event loop.
+    """A copy of a chat model, or of a chain, whose HTTP clients work from any event loop.
 
     `ChatOpenAI` (and `AzureChatOpenAI`) built with their default HTTP clients share one
     async client per process (langchain#35783), bound to the event loop that first used it:
     called again under another loop (`asyncio.run` per call, several threads, a notebook
     and a script) they fail with "bound to a different event loop" or "Event loop is
-    closed", or hang. The copy's clients keep one connection pool per event loop. The
-    package does this itself to every model it resolves or receives (a spec string,
-    `llm_node(prompt, model)`, a chain given as a branch, worker or voter); use this for
-    the models your own code calls.
+    closed", or hang; `ChatAnthropic` does the same. The copy's clients keep one connection
+    pool per event loop. The package does this itself to every model it resolves or
+    receives (a spec string, `llm_node(prompt, model)`, a chain given as a branch, worker or
+    voter); use this for the models your own code calls.
 
     A model or chain is searched for chat models through its fields (`prompt | model`,
     `model.bind_tools(...)`, `with_structured_output`, fallbacks, parallel maps); anything
@@ -325,7 +325,11 @@ def _loop_safe(thing: Any, seen: dict[int, Any]) -> Any:
         return seen[id(thing)]
     seen[id(thing)] = thing  # a cycle back here keeps the original
     if isinstance(thing, BaseChatModel):
-        done: Any = limited(thing, None) if _default_clients(thing) else thing
+        done: Any = thing
+        if _default_clients(thing):
+            done = limited(thing, None)
+        elif _anthropic(thing):
+            done = _anthropic_loop_safe(thing)
     elif isinstance(thing, Runnable) and isinstance(thing, BaseModel):
         update = {}
         for name in type(thing).model_fields:
@@ -358,6 +362,63 @@ def _loop_safe_value(value: Any, seen: dict[int, Any]) -> Any:
 def _default_clients(model: BaseChatModel) -> bool:
     """Whether `model` is an OpenAI model whose async client is langchain's shared default."""
     return _openai(model) and model.http_async_client is None and model.http_client is None
+
+
+def _anthropic(model: BaseChatModel) -> bool:
+    return type(model).__module__.startswith("langchain_anthropic")  # not imported to check
+
+
+def _anthropic_loop_safe(model: Any) -> Any:
+    """A copy of a `ChatAnthropic` whose async client sends through the package's clients.
+
+    langchain-anthropic caches one async HTTP client per process (its
+    `_get_default_async_httpx_client`), as langchain-openai does, with the same failure under
+    a second event loop. The copy's `_async_client` (a cached property) is an
+    `anthropic.AsyncClient` made with the model's own parameters and the package's
+    loop-safe client. A model with a proxy (`anthropic_proxy`) is left as it is.
+    """
+    if getattr(model, "anthropic_proxy", None) or getattr(model, "_lgp_loop_safe", False):
+        return model
+    import anthropic
+
+    copy = model.model_copy()
+    for cached in ("_client", "_async_client"):  # model_copy copies what was cached
+        copy.__dict__.pop(cached, None)
+    http = anthropic.DefaultAsyncHttpxClient(transport=_anthropic_transport())
+    copy.__dict__["_async_client"] = anthropic.AsyncClient(**copy._client_params, http_client=http)
+    copy.__dict__["_lgp_loop_safe"] = True
+    return copy
+
+
+_anthropic_transports: list[Any] = []
+
+
+def _anthropic_transport() -> Any:
+    """The process's one loop-safe transport for the anthropic SDK, made on first use.
+
+    The SDK sends through `httpx2` (its own copy of httpx), so it takes a transport of that
+    library: one `httpx2.AsyncHTTPTransport` per event loop, kept by a `PerLoop`.
+    """
+    with _shared_lock:
+        if not _anthropic_transports:
+            import httpx2
+
+            class LoopSafeTransport(httpx2.AsyncBaseTransport):
+                def __init__(self) -> None:
+                    self.pools: PerLoop[Any] = PerLoop(httpx2.AsyncHTTPTransport, _aclose)
+
+                async def handle_async_request(self, request: Any) -> Any:
+                    return await (await self.pools.get()).handle_async_request(request)
+
+                async def aclose(self) -> None:
+                    await self.pools.close_here()
+
+            _anthropic_transports.append(LoopSafeTransport())
+        return _anthropic_transports[0]
+
+
+async def _aclose(thing: Any) -> None:
+    await thing.aclose()
 
 
 def provider_key(model: BaseChatModel) -> tuple[str, str | None, str | None]:

@@ -19,7 +19,7 @@ import contextlib
 import ssl
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -70,50 +70,82 @@ class LoopSafeAsyncTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, **options: Any) -> None:
         self._options = options
-        self._lock = threading.Lock()
-        self._pools: dict[asyncio.AbstractEventLoop, httpx.AsyncHTTPTransport] = {}
+        self._pools: PerLoop[httpx.AsyncHTTPTransport] = PerLoop(
+            lambda: httpx.AsyncHTTPTransport(**self._options_here()), _aclose
+        )
 
     def _options_here(self) -> dict[str, Any]:
         if "verify" in self._options:
             return self._options
         return {**self._options, "verify": _verify()}
 
-    async def _pool(self) -> httpx.AsyncHTTPTransport:
-        loop = asyncio.get_running_loop()
-        pool = self._pools.get(loop)
-        if pool is not None:
-            return pool
-        with self._lock:
-            for other in [other for other in self._pools if other.is_closed()]:
-                del self._pools[other]  # closed without shutting down: nothing can close it now
-            pool = self._pools.get(loop)
-            if pool is None:
-                pool = self._pools[loop] = httpx.AsyncHTTPTransport(**self._options_here())
-                opened = True
-            else:
-                opened = False
-        if opened:
-            await when_loop_ends(loop, lambda: self._close(loop))
-        return pool
-
-    async def _close(self, loop: asyncio.AbstractEventLoop) -> None:
-        with self._lock:
-            pool = self._pools.pop(loop, None)
-        if pool is not None:
-            await pool.aclose()
-
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request` through the running loop's pool."""
-        return await (await self._pool()).handle_async_request(request)
+        return await (await self._pools.get()).handle_async_request(request)
 
     async def aclose(self) -> None:
         """Close the running loop's pool; other loops' pools close when their loops end."""
-        await self._close(asyncio.get_running_loop())
+        await self._pools.close_here()
 
     def pools(self) -> int:
         """How many event loops have a pool open now."""
+        return self._pools.count()
+
+
+T = TypeVar("T")
+
+
+async def _aclose(thing: Any) -> None:
+    await thing.aclose()
+
+
+class PerLoop(Generic[T]):
+    """One `T` per event loop: made on first use in a loop, closed when that loop ends.
+
+    Args:
+        make: Makes one (a connection pool, a client) for the running loop.
+        close: Closes one, on its loop, when the loop shuts down its async generators (as
+            `asyncio.run` does). One whose loop closed without that step is forgotten on
+            the next use: nothing can close it then.
+    """
+
+    def __init__(self, make: Callable[[], T], close: Callable[[T], Awaitable[None]]) -> None:
+        self._make = make
+        self._close_one = close
+        self._lock = threading.Lock()
+        self._items: dict[asyncio.AbstractEventLoop, T] = {}
+
+    async def get(self) -> T:
+        """The running loop's one, made now if it has none."""
+        loop = asyncio.get_running_loop()
+        item = self._items.get(loop)
+        if item is not None:
+            return item
         with self._lock:
-            return len(self._pools)
+            for other in [other for other in self._items if other.is_closed()]:
+                del self._items[other]  # closed without shutting down: nothing can close it now
+            item = self._items.get(loop)
+            opened = item is None
+            if item is None:
+                item = self._items[loop] = self._make()
+        if opened:
+            await when_loop_ends(loop, lambda: self._close(loop))
+        return item
+
+    async def _close(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            item = self._items.pop(loop, None)
+        if item is not None:
+            await self._close_one(item)
+
+    async def close_here(self) -> None:
+        """Close the running loop's one, if it has one."""
+        await self._close(asyncio.get_running_loop())
+
+    def count(self) -> int:
+        """How many event loops have one now."""
+        with self._lock:
+            return len(self._items)
 
 
 _endings: dict[asyncio.AbstractEventLoop, tuple[Any, list[Callable[[], Awaitable[None]]]]] = {}

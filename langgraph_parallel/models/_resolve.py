@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.language_models import BaseChatModel
 
@@ -28,6 +29,12 @@ def resolve_model(
       clients that work from any event loop (`loop_safe`).
     - `"openai:<name>"` builds `ChatOpenAI`, honouring `OPENAI_API_KEY` and `OPENAI_BASE_URL`,
       so a local OpenAI-compatible server (vLLM, Ollama, LM Studio) works too.
+    - `"<provider>:<name>"` for another provider LangChain's `init_chat_model` knows
+      (`anthropic`, `ollama`, `google_genai`, `groq`, `mistralai`, ... see `PROVIDERS`)
+      builds that provider's chat model, made loop-safe where its client allows
+      (`ChatAnthropic` does); it reads its own environment variables (`ANTHROPIC_API_KEY`,
+      ...). A provider package that is not installed is a `ValueError` naming the
+      `pip install` to run.
     - `"simulated"` (or `"simulated:<seed>"`) is the offline `SimulatedChatModel`.
     - `None` reads `LANGGRAPH_PARALLEL_MODEL`; without it, `openai:gpt-4o-mini` when
       `OPENAI_API_KEY` or `OPENAI_BASE_URL` is set (`OPENAI_MODEL` overrides the name), and
@@ -85,9 +92,12 @@ def resolve_model(
             ) from None
     if provider == "openai":
         return _openai(name, env, model)
+    if provider in PROVIDERS:
+        return _provider(provider, name, model)
     raise ValueError(
-        f"unknown model {model!r}: use 'openai:<model name>', 'simulated', or pass any "
-        "LangChain chat model instance (e.g. ChatAnthropic(...))"
+        f"unknown model {model!r}: write 'provider:model' with a provider LangChain's "
+        f"init_chat_model knows ({', '.join(sorted(PROVIDERS))}), 'openai:<model>' for "
+        "OpenAI or an OpenAI-compatible server (OPENAI_BASE_URL), or 'simulated' to run offline"
     )
 
 
@@ -98,7 +108,7 @@ def _openai(name: str, env: Mapping[str, str], spec: str) -> BaseChatModel:
     if not key and not base_url:
         raise ValueError(
             f"model {spec!r} needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
-            "OpenAI-compatible server); set it, or use model='simulated' to run offline"
+            "OpenAI-compatible server); set it, or use the model 'simulated' to run offline"
         )
     from langchain_openai import ChatOpenAI  # imported on use: it is slow to import
 
@@ -115,6 +125,50 @@ def _openai(name: str, env: Mapping[str, str], spec: str) -> BaseChatModel:
     else:  # what ChatOpenAI turns on for OpenAI itself when it builds its own clients
         options["stream_usage"] = True
     return ChatOpenAI(**options)
+
+
+PROVIDERS: dict[str, tuple[str, str, str]] = {
+    "anthropic": ("langchain_anthropic", "ChatAnthropic", "langchain-anthropic"),
+    "azure_openai": ("langchain_openai", "AzureChatOpenAI", "langchain-openai"),
+    "bedrock": ("langchain_aws", "ChatBedrock", "langchain-aws"),
+    "bedrock_converse": ("langchain_aws", "ChatBedrockConverse", "langchain-aws"),
+    "cohere": ("langchain_cohere", "ChatCohere", "langchain-cohere"),
+    "deepseek": ("langchain_deepseek", "ChatDeepSeek", "langchain-deepseek"),
+    "fireworks": ("langchain_fireworks", "ChatFireworks", "langchain-fireworks"),
+    "google_genai": ("langchain_google_genai", "ChatGoogleGenerativeAI", "langchain-google-genai"),
+    "google_vertexai": ("langchain_google_vertexai", "ChatVertexAI", "langchain-google-vertexai"),
+    "groq": ("langchain_groq", "ChatGroq", "langchain-groq"),
+    "mistralai": ("langchain_mistralai", "ChatMistralAI", "langchain-mistralai"),
+    "nvidia": ("langchain_nvidia_ai_endpoints", "ChatNVIDIA", "langchain-nvidia-ai-endpoints"),
+    "ollama": ("langchain_ollama", "ChatOllama", "langchain-ollama"),
+    "openrouter": ("langchain_openrouter", "ChatOpenRouter", "langchain-openrouter"),
+    "perplexity": ("langchain_perplexity", "ChatPerplexity", "langchain-perplexity"),
+    "together": ("langchain_together", "ChatTogether", "langchain-together"),
+    "xai": ("langchain_xai", "ChatXAI", "langchain-xai"),
+}
+"""Providers of `provider:model` specs besides `openai` and `simulated`: the module, the chat
+model class and the package to install, as LangChain's `init_chat_model` names them."""
+
+
+def _provider(provider: str, name: str, spec: str) -> BaseChatModel:
+    module_name, class_name, package = PROVIDERS[provider]
+    if not name:
+        raise ValueError(f"model {spec!r} names no model; write e.g. '{provider}:<model name>'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise ValueError(
+            f"model {spec!r} needs the {package} package, which is not installed: "
+            f"pip install {package}"
+        ) from None
+    try:
+        model = getattr(module, class_name)(model=name)
+    except Exception as exc:  # its own check, e.g. a missing API key
+        detail = " ".join(str(exc).split())
+        raise ValueError(f"model {spec!r} could not be made: {detail}") from None
+    from langgraph_parallel.engine.http import loop_safe
+
+    return cast(BaseChatModel, loop_safe(model))
 
 
 def is_simulated(model: Any) -> bool:
