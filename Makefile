@@ -9,9 +9,13 @@ PORT ?= 2024
 
 # Checked before the environment is made, so a wrong Python leaves no .venv behind.
 $(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { \
+	  echo "langgraph-parallel needs Python 3.11 or newer, and '$(PYTHON)' was not found;" \
+	    "pass one, e.g. make demo PYTHON=python3.12"; \
+	  exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
 	  echo "langgraph-parallel needs Python 3.11 or newer, and '$(PYTHON)' is" \
-	    "$$($(PYTHON) --version 2>&1 || echo 'not found'); pass one, e.g. make demo PYTHON=python3.12"; \
+	    "$$($(PYTHON) --version 2>&1); pass one, e.g. make demo PYTHON=python3.12"; \
 	  exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -53,5 +57,7 @@ bench: $(VENV)/.bench
 dev: $(VENV)/.serve
 	LANGGRAPH_CLI_NO_ANALYTICS=1 $(BIN)/langgraph dev --no-browser --host 127.0.0.1 --port $(PORT) --n-jobs-per-worker 20
 
+# Everything the commands wrote: the environment, the tools' caches, `make dev`'s server state
+# (.langgraph_api) and the CLI's threads (.langgraph-parallel).
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .langgraph_api .langgraph-parallel

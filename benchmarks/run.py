@@ -815,6 +815,32 @@ def targets_table(targets: list[Target]) -> list[str]:
     )
 
 
+def gains_table(walls: dict[int, dict[str, realistic.Measured]]) -> list[str]:
+    """The orchestrator against hand-written LangGraph at each size: warm wall, and the gain."""
+    rows = []
+    for n, measured in sorted(walls.items()):
+        mine = realistic.median_of(measured["package"], 1, "wall")
+        hand = realistic.median_of(measured["hand"], 1, "wall") if "hand" in measured else None
+        floor = realistic.median_of(measured["floor"], 1, "wall")
+        if mine is None or floor is None:
+            continue
+        limit = f"{realistic.HAND_LIMIT:.0f} s"
+        if hand is None:
+            theirs = f"not done in {limit}" if "hand" in measured else f"not run (over {limit})"
+            gain = "finishes"
+        else:
+            theirs, times = f"{hand:.3f} s", hand / mine
+            gain = (
+                f"{times:.1f}x faster"
+                if times >= 1.05
+                else f"{1 / times:.2f}x slower"
+                if times <= 1 / 1.05
+                else "within 5%"
+            )
+        rows.append([f"{n:,}", f"{floor:.3f} s", theirs, f"{mine:.3f} s", gain])
+    return table(["work items", "floor", "hand-written `Send`", "langgraph-parallel", "gain"], rows)
+
+
 def plot(
     walls: dict[int, dict[str, realistic.Measured]],
     peaks: dict[str, dict[int, float]],
@@ -892,6 +918,10 @@ def write(
         "(`benchmarks/realistic.py`) and check every result: N results, plan order, each value.",
         "Where the time goes, and what was cut: [performance.md](performance.md).",
         "",
+        "## Against hand-written LangGraph",
+        "",
+        *gains_table(walls),
+        "",
         "## Targets",
         "",
         *targets_table(targets),
@@ -911,7 +941,7 @@ def write(
     (docs / "benchmarks.md").write_text("\n".join(lines))
     readme = ROOT / "README.md"
     text = readme.read_text()
-    block = "\n".join(["<!-- bench:start -->", *targets_table(targets), "<!-- bench:end -->"])
+    block = "\n".join(["<!-- bench:start -->", *gains_table(walls), "<!-- bench:end -->"])
     readme.write_text(re.sub(r"<!-- bench:start -->.*?<!-- bench:end -->", block, text, flags=re.S))
     (docs / "benchmarks.json").write_text(
         json.dumps([t.__dict__ for t in targets], indent=2) + "\n"

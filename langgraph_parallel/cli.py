@@ -17,6 +17,7 @@ import asyncio
 import difflib
 import json
 import os
+import secrets
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -201,7 +202,7 @@ class _Row:
 
     branch: str
     index: int
-    status: str = "queued"
+    status: str = "waiting"
     started: float = field(default_factory=time.time)
     elapsed: float | None = None
     ended: float | None = None
@@ -233,9 +234,30 @@ def _error_text(error: dict[str, str] | None) -> str:
 class _Progress:
     """Branch rows, updated from the graph's `branch` events."""
 
-    def __init__(self) -> None:
+    def __init__(self, unit_nodes: Sequence[str] = ()) -> None:
         self.rows: dict[tuple[tuple[str, ...], str, int], _Row] = {}
         self.limit: dict[str, int] | None = None  # the adaptive limit's last state
+        self.unit_nodes = set(unit_nodes)
+        self.title = ""
+        """What the live view's table is titled: the template and its model."""
+        self.phases: list[str] = []
+        """The graph's own nodes running now (a planner, a join), for the live view."""
+
+    def waiting(self, branches: Sequence[tuple[str, int]]) -> None:
+        """Rows for units known before they start: they show as waiting until they do."""
+        for branch, index in branches:
+            self.rows.setdefault(((), branch, index), _Row(branch, index))
+
+    def task(self, event: dict[str, Any]) -> None:
+        """A `tasks` stream event: the graph's own nodes running now, in the live view."""
+        name = event.get("name", "")
+        if name in self.unit_nodes or name.startswith("__"):
+            return
+        if "result" in event or "error" in event:
+            if name in self.phases:
+                self.phases.remove(name)
+        elif name not in self.phases:
+            self.phases.append(name)
 
     def update(self, namespace: tuple[str, ...], event: dict[str, Any]) -> None:
         if event.get("limit"):
@@ -255,7 +277,11 @@ class _Progress:
 
     def add_earlier(self, records: Sequence[dict[str, Any]]) -> None:
         """Rows for the records of the final state that sent no event in this run."""
-        seen = {(branch, index) for (ns, branch, index) in self.rows if not ns}
+        seen = {
+            (branch, index)
+            for (ns, branch, index), row in self.rows.items()
+            if not ns and row.status != "waiting"  # a row made waiting never started here
+        }
         for record in records:
             if (record["branch"], record["index"]) in seen:
                 continue
@@ -294,7 +320,7 @@ class _Progress:
         from rich.markup import escape
         from rich.table import Table
 
-        table = Table(show_edge=False, pad_edge=False)
+        table = Table(show_edge=False, pad_edge=False, title=escape(self.title) or None)
         for column in ("branch", "status", "elapsed", "retries", "error"):
             table.add_column(
                 column, justify="right" if column in ("elapsed", "retries") else "left"
@@ -302,13 +328,16 @@ class _Progress:
         style = {"ok": "green", "error": "red", "timeout": "red", "cancelled": "yellow"}
         for label, row in self.ordered():
             elapsed = row.elapsed if row.elapsed is not None else time.time() - row.started
-            shown = "" if row.status == "queued" else f"{elapsed:.2f}s"
+            shown = "" if row.status == "waiting" else f"{elapsed:.2f}s"
             if row.earlier:
                 shown += " (earlier run)"
             status = f"[{style.get(row.status, 'cyan')}]{row.status}[/]"
-            table.add_row(escape(label), status, shown, str(row.retries), escape(row.error[:70]))
+            table.add_row(escape(label), status, shown, str(row.retries), escape(row.error))
+        captions = [f"running: {', '.join(self.phases)}"] if self.phases else []
         if self.limit is not None:
-            table.caption = self.caption()
+            captions.append(self.caption())
+        if captions:
+            table.caption = "\n".join(captions)
         return table
 
     def caption(self) -> str:
@@ -428,6 +457,7 @@ async def _continuation(
 async def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.live import Live
+    from rich.markup import escape
 
     from langgraph_parallel.models import is_simulated, resolve_model
 
@@ -435,6 +465,7 @@ async def _run(args: argparse.Namespace) -> int:
     value = _input(args, template)
     options: dict[str, Any] = {}
     simulated_model = False
+    model_text = None
     if template.takes_model:
         try:
             model = resolve_model(args.model)
@@ -442,20 +473,28 @@ async def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"--model: {exc}") from None
         options["model"] = model
         simulated_model = is_simulated(model)
+        model_text = _model_text(model)
     elif args.model:
         raise UsageError(f"{template.name} uses no model; drop --model")
     if args.max_concurrency is not None:
         options["max_concurrency"] = args.max_concurrency
     err = Console(stderr=True, highlight=False)
-    out = Console(soft_wrap=True, highlight=False)  # no colouring of numbers in two pieces
-    progress = _Progress()
+    # No colouring of numbers in two pieces; piped to a file, no line folded at 80 columns.
+    out = Console(soft_wrap=True, highlight=False, width=None if _tty(sys.stdout) else 100_000)
     final: dict[str, Any] = {}
-    config: dict[str, Any] = {}
-    if args.thread:
-        config["configurable"] = {"thread_id": args.thread}
-        config["metadata"] = {"lgp_template": template.name}  # kept in each checkpoint
+    if not args.thread:  # every run can be resumed after Ctrl-C: a thread of its own
+        args.thread = f"{template.name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    config: dict[str, Any] = {
+        "configurable": {"thread_id": args.thread},
+        "metadata": {"lgp_template": template.name},  # kept in each checkpoint
+    }
     started = time.perf_counter()
     graph = template.build(**options)
+    plan = getattr(graph.builder, "plan", None)  # a factory's graph: its units are known
+    progress = _Progress(plan.nodes if plan else ())
+    progress.title = f"{template.name}, model: {model_text}" if model_text else template.name
+    progress.waiting([(label, i) for i, label in enumerate(plan.labels if plan else ())])
+
     if value is not None:
         schema = graph.get_input_jsonschema()
         known = schema.get("properties", {})
@@ -484,15 +523,19 @@ async def _run(args: argparse.Namespace) -> int:
             if show:
                 live.start()
             stream = graph.astream(
-                run_with, config, stream_mode=["custom", "values"], subgraphs=True
+                run_with, config, stream_mode=["custom", "values", "tasks"], subgraphs=True
             )
             async for namespace, mode, data in stream:
                 if mode == "custom" and isinstance(data, dict) and data.get("kind") == "branch":
                     progress.update(namespace, data)
-                    if show:
-                        live.update(progress.table())
+                elif mode == "tasks" and not namespace:
+                    progress.task(data)
                 elif mode == "values" and not namespace:
                     final = data
+                    if plan and not plan.labels and isinstance(data.get("plan"), list):
+                        progress.waiting([(plan.nodes[0], i) for i in range(len(data["plan"]))])
+                if show:
+                    live.update(progress.table())
         except InvalidInputError as exc:
             raise UsageError(f"input does not fit {template.name}: {exc}") from None
         except Exception as exc:  # the run failed: still show what the branches did
@@ -533,14 +576,18 @@ async def _run(args: argparse.Namespace) -> int:
             "usage": usage,
             "adaptive_limit": progress.limit,
             "simulated_model": simulated_model,
+            "model": model_text,
         }
         print(json.dumps(document, indent=2, default=_jsonable))
         return 1 if problem else 0
     out.print(f"[bold]{template.name}[/]: {template.pattern}")
+    if model_text:
+        out.print(f"model: {escape(model_text)}")
     if failure is None:  # the join ran: its output, even when no branch succeeded
         out.print(_render(output))
     out.print()
     if rows:
+        progress.title = ""  # the header above says it
         out.print(progress.table())
     ran = len(progress.ran())
     if span >= 0.01 and ran > 1:  # a shorter span is too small to say anything
@@ -562,19 +609,39 @@ async def _run(args: argparse.Namespace) -> int:
         out.print(r"[yellow]note:[/] data sources are offline simulations (marked \[simulated]).")
     failed = [r for r in progress.ran() if r.status != "ok"]
     if failed and not problem and not args.json:
-        again = (
-            f"--thread {args.thread} --retry-failed"
-            if args.thread
-            else "--thread ID, then --thread ID --retry-failed,"
-        )
         out.print(
-            f"[yellow]note:[/] {len(failed)} branch(es) did not succeed; run with {again} "
-            "to re-run only those"
+            f"[yellow]note:[/] {len(failed)} branch(es) did not succeed; re-run only those "
+            f"with: {escape(_again(args, '--retry-failed'))}"
         )
     if problem:
         print(f"langgraph-parallel: run failed: {problem}", file=sys.stderr)
         return 1
     return 0
+
+
+def _tty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _model_text(model: Any) -> str:
+    """Which model a run uses, and where: for the header."""
+    from langgraph_parallel.engine.http import provider_key
+    from langgraph_parallel.models import is_simulated
+
+    if is_simulated(model):
+        return "simulated (offline; its answers are marked [simulated])"
+    kind, base_url, name = provider_key(model)
+    where = f" at {base_url}" if base_url else ""
+    return f"{kind} {name or '(default model)'}{where}"
+
+
+def _again(args: argparse.Namespace, flag: str) -> str:
+    """The command that continues `args.thread` with `flag` (`--resume`, `--retry-failed`)."""
+    db = f" --db {args.db}" if args.db != DEFAULT_DB else ""
+    return f"langgraph-parallel run {args.template} --thread {args.thread}{db} {flag}"
 
 
 def _problem(failure: Exception | None, progress: _Progress, where: str) -> str | None:
@@ -589,10 +656,9 @@ def _problem(failure: Exception | None, progress: _Progress, where: str) -> str 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    thread: str | None = None
+    args: argparse.Namespace | None = None
     try:
         args = _parser().parse_args(argv)
-        thread = getattr(args, "thread", None)
         if args.command == "list":
             _list()
             return 0
@@ -604,7 +670,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"langgraph-parallel: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        hint = f"; continue it with --thread {thread} --resume" if thread else ""
+        hint = ""
+        if args is not None and args.command == "run" and getattr(args, "thread", None):
+            again = _again(args, "--resume")
+            hint = f"; the branches that finished are saved. Continue with:\n  {again}"
         print(f"langgraph-parallel: interrupted{hint}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (`| head`): nothing more to say

@@ -15,6 +15,14 @@ from langgraph_parallel import cli
 from langgraph_parallel.templates import TEMPLATES
 
 
+@pytest.fixture(autouse=True)
+def thread_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every run keeps a thread (so Ctrl-C can be resumed): in the test's own database."""
+    db = tmp_path / "default-threads.sqlite"
+    monkeypatch.setattr(cli, "DEFAULT_DB", db)
+    return db
+
+
 def call(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = cli.main(list(argv))
     out, err = capsys.readouterr()
@@ -350,6 +358,8 @@ def test_every_example_file_runs_and_the_readme_names_only_files_that_exist(
     root = Path(__file__).parent.parent
     files = sorted((root / "examples").glob("*.json"))
     assert [f.stem for f in files] == sorted(TEMPLATES)
+    for path in files:  # each file is the template's built-in example, so both runs agree
+        assert json.loads(path.read_text()) == TEMPLATES[path.stem].example, path.name
     for path in files:
         code, out, _ = call(capsys, "run", path.stem, "--input-file", str(path), "--json")
         doc = json.loads(out)
@@ -496,9 +506,150 @@ def test_a_partly_failed_run_says_how_to_rerun_only_the_failures(
     city = ["--input", '{"city": "Atlantis"}']
     code, out, _ = call(capsys, "run", "morning-briefing", *city)
     assert code == 0
+    command = out.split("re-run only those with: ")[1].strip()
+    assert re.fullmatch(
+        r"langgraph-parallel run morning-briefing --thread morning-briefing-\S+ --retry-failed",
+        command,
+    ), out
+    code, out, _ = call(capsys, *command.split()[1:])  # the command, as printed, works
+    assert code == 0 and "weather" in out
+    db = str(tmp_path / "threads.sqlite")
+    code, out, _ = call(capsys, "run", "morning-briefing", *city, "--thread", "t9", "--db", db)
+    assert code == 0
     assert (
-        "1 branch(es) did not succeed; run with --thread ID, then --thread ID --retry-failed" in out
+        f"with: langgraph-parallel run morning-briefing --thread t9 --db {db} --retry-failed" in out
     )
-    thread = ["--thread", "t9", "--db", str(tmp_path / "threads.sqlite")]
-    code, out, _ = call(capsys, "run", "morning-briefing", *city, *thread)
-    assert code == 0 and "run with --thread t9 --retry-failed to re-run only those" in out
+
+
+def test_the_header_names_the_model_and_its_endpoint(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langgraph_parallel.testing import FakeOpenAIServer
+
+    with FakeOpenAIServer(latency=0.0) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        code, out, _ = call(capsys, "run", "guarded-generation", "--model", "openai:local-7b")
+        assert code == 0
+        assert out.splitlines()[:2] == [
+            "guarded-generation: sectioning (guardrail)",
+            f"model: openai local-7b at {server.base_url}",
+        ]
+        code, out, _ = call(capsys, "run", "guarded-generation", "--json")
+        assert json.loads(out)["model"] == f"openai gpt-4o-mini at {server.base_url}"
+    code, out, _ = call(capsys, "run", "guarded-generation", "--model", "simulated")
+    assert out.splitlines()[1].startswith("model: simulated (offline")
+
+
+def test_errors_show_in_full_and_piped_output_is_never_folded(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = call(capsys, "run", "morning-briefing", "--input", '{"city": "Atlantis"}')
+    assert code == 0
+    row = next(line for line in out.splitlines() if line.startswith("weather"))
+    assert "LookupError: the simulated weather service has no station in Atlantis" in row
+    code, out, _ = call(capsys, "run", "multi-search")
+    urls = re.findall(r"https://\S+", out)
+    assert urls and all(re.fullmatch(r"https://example\.\w+/[\w/]+", u) for u in urls), urls
+    assert all(len(line) > 80 for line in out.splitlines() if "https://" in line)
+
+
+def test_the_live_view_shows_waiting_branches_and_the_graphs_own_steps() -> None:
+    from rich.console import Console
+
+    progress = cli._Progress(["worker"])
+    progress.waiting([("worker", i) for i in range(3)])
+    progress.task({"id": "1", "name": "planner", "input": {}, "triggers": []})
+    progress.task({"id": "2", "name": "worker", "input": {}, "triggers": []})  # a unit: a row
+    progress.update((), {"kind": "branch", "event": "start", "branch": "worker", "index": 0})
+    console = Console(width=120, record=True)
+    console.print(progress.table())
+    text = console.export_text()
+    assert "running: planner" in text
+    statuses = [line.split()[2] for line in text.splitlines() if line.startswith("worker[")]
+    assert statuses == ["running", "waiting", "waiting"]
+    progress.task({"id": "1", "name": "planner", "result": [], "error": None, "interrupts": []})
+    assert progress.phases == []
+
+
+def test_a_report_writers_planned_sections_show_before_they_start(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[list[str]] = []
+    table = cli._Progress.table
+
+    def spy(self: Any) -> Any:
+        seen.append([row.status for _, row in self.ordered()])
+        return table(self)
+
+    monkeypatch.setattr(cli._Progress, "table", spy)
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # the live view is on
+    code, _, _ = call(
+        capsys,
+        "run",
+        "report-writer",
+        "--input",
+        '{"topic": "tides", "sections": 5}',
+        "--max-concurrency",
+        "1",
+    )
+    assert code == 0
+    assert ["waiting"] * 5 in seen  # the plan's sections, before the first one started
+    assert any(s.count("ok") == 1 and s.count("waiting") == 3 for s in seen)  # one at a time
+
+
+def test_ctrl_c_saves_the_finished_branches_and_prints_the_command_that_resumes(
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+    import sqlite3
+    import time
+
+    db = tmp_path / "threads.sqlite"
+    script = Path(sys.executable).parent / "langgraph-parallel"
+    run = [str(script), "run", "report-writer", "--input", '{"topic": "tides", "sections": 8}']
+    child = subprocess.Popen(
+        [*run, "--max-concurrency", "1", "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LANGGRAPH_PARALLEL_MODEL": "simulated"},
+    )
+
+    def sections_saved() -> int:
+        if not db.exists():
+            return 0
+        with sqlite3.connect(db) as connection:
+            try:
+                # each finished section writes its edge to the join (the dispatch writes
+                # `results` too, so those are not counted)
+                rows = connection.execute(
+                    "select count(*) from writes where channel = 'branch:to:synthesizer'"
+                )
+                return int(rows.fetchone()[0])
+            except sqlite3.OperationalError:  # no table yet
+                return 0
+
+    deadline = time.monotonic() + 60
+    while sections_saved() < 2 and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.02)
+    assert child.poll() is None, "the run ended before it could be interrupted"
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    command = err.split("Continue with:")[1].strip()
+    assert re.fullmatch(
+        rf"langgraph-parallel run report-writer --thread report-writer-\S+ --db {db} --resume",
+        command,
+    ), err
+    done = subprocess.run(
+        [str(script), *command.split()[1:], "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "LANGGRAPH_PARALLEL_MODEL": "simulated"},
+    )
+    doc = json.loads(done.stdout)
+    assert done.returncode == 0 and len(doc["branches"]) == 8
+    assert sum(b["earlier_run"] for b in doc["branches"]) >= 2  # not run again
+    assert all(b["status"] == "ok" for b in doc["branches"])

@@ -41,10 +41,31 @@ def test_an_old_python_is_named_and_leaves_no_environment(tmp_path: Path) -> Non
     assert not venv.exists()  # so the next `make demo` with a good Python starts clean
 
 
-def test_a_missing_python_is_named(tmp_path: Path) -> None:
+def test_a_missing_python_is_named_in_one_clear_line(tmp_path: Path) -> None:
     result = make("demo", "PYTHON=no-such-python", f"VENV={tmp_path / '.venv'}")
-    assert result.returncode != 0 and "not found" in result.stdout
+    assert result.returncode != 0
+    assert result.stdout.splitlines()[0] == (
+        "langgraph-parallel needs Python 3.11 or newer, and 'no-such-python' was not found; "
+        "pass one, e.g. make demo PYTHON=python3.12"
+    )
+    assert "/bin/sh" not in result.stdout + result.stderr
     assert not (tmp_path / ".venv").exists()
+
+
+def test_make_clean_removes_what_the_commands_wrote(tmp_path: Path) -> None:
+    root = tmp_path / "checkout"
+    root.mkdir()
+    (root / "Makefile").write_text((ROOT / "Makefile").read_text())
+    written = [".venv", ".pytest_cache", ".langgraph_api", ".langgraph-parallel", ".hypothesis"]
+    for name in written:
+        (root / name).mkdir()
+        (root / name / "something").write_text("x")
+    (root / "kept.txt").write_text("mine")
+    done = subprocess.run(
+        ["make", "--no-print-directory", "clean"], cwd=root, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in root.iterdir()) == ["Makefile", "kept.txt"]
 
 
 def test_make_dev_installs_only_the_serve_extra(tmp_path: Path) -> None:

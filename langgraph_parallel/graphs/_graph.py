@@ -53,11 +53,14 @@ class UnitPlan:
             indexes (what `retry_failed` re-runs), from the graph's state.
         nodes: The nodes the `Send`s go to.
         tasks: The most LangGraph tasks the units take at once.
+        labels: The units' labels (their records' `branch`), by index, when they are known
+            when the graph is built (fan-out, voting); empty when a planner decides them.
     """
 
     sends: Callable[[dict[str, Any], Collection[int] | None], list[Send]]
     nodes: tuple[str, ...]
     tasks: int
+    labels: tuple[str, ...] = ()
 
 
 def fixed_units(
@@ -80,7 +83,8 @@ def fixed_units(
             if only is None or index in only
         ]
 
-    return UnitPlan(sends, tuple(dict.fromkeys(node for node, _ in units)), len(units))
+    nodes = tuple(dict.fromkeys(node for node, _ in units))
+    return UnitPlan(sends, nodes, len(units), tuple(label for _, label in units))
 
 
 class ParallelStateGraph(StateGraph[Any, Any, Any, Any]):
