@@ -653,3 +653,22 @@ def test_ctrl_c_saves_the_finished_branches_and_prints_the_command_that_resumes(
     assert done.returncode == 0 and len(doc["branches"]) == 8
     assert sum(b["earlier_run"] for b in doc["branches"]) >= 2  # not run again
     assert all(b["status"] == "ok" for b in doc["branches"])
+
+
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def test_every_template_runs_against_a_local_server_that_ignores_response_format(
+    name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first hour with a local server (Ollama, LM Studio): no `response_format`, no tools."""
+    from langgraph_parallel.testing import FakeOpenAIServer
+
+    with FakeOpenAIServer(latency=0.0, structured="ignored") as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_MODEL", f"local-{name}")
+        code, out, err = call(capsys, "run", name, "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["error"] is None, err
+    assert all(b["status"] == "ok" for b in doc["branches"]), doc["branches"]
+    if TEMPLATES[name].takes_model:
+        assert doc["model"] == f"openai local-{name} at {server.base_url}"
+        assert doc["simulated_model"] is False and server.count > 0

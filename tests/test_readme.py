@@ -282,3 +282,55 @@ def test_the_architecture_drawing_is_the_import_graph() -> None:
     ground = {"state", "errors", "_lazy"}
     assert drawn == {(a, b) for a, b in arrows() if b not in ground}
     assert all(layer(a) > layer(b) for a, b in drawn)
+
+
+def _shell_lines(text: str) -> list[str]:
+    """The commands of a page's bash blocks, as a reader copies them (comments dropped)."""
+    lines = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        for line in block.splitlines():
+            command = re.sub(r"\s+#.*$", "", line).strip()
+            if command and not command.startswith("#"):
+                lines.append(command)
+    return lines
+
+
+README_SHELL = _shell_lines(TEXT)
+
+
+def test_the_readme_has_shell_lines_to_run() -> None:
+    assert "make demo" in README_SHELL and any("langgraph-parallel" in c for c in README_SHELL)
+
+
+@pytest.mark.parametrize("command", README_SHELL)
+def test_every_shell_line_of_the_readme_runs_as_copied(command: str, tmp_path: Path) -> None:
+    """From the checkout's root, as the README says; `make` lines are checked as plans only
+    (`make test` is this run, and `make demo` runs its template in the CLI lines)."""
+    import os
+    import shlex
+    import subprocess
+
+    words = shlex.split(command)
+    if words[0] == "make":
+        done = subprocess.run(
+            ["make", "-n", *words[1:]], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return
+    assert words[0].startswith(".venv/bin/"), f"{command!r}: a command the README has no path to"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LANGGRAPH_PAR"))}
+    script = Path(sys.executable).parent / Path(words[0]).name  # this run's .venv
+    done = subprocess.run(
+        [
+            str(script),
+            *words[1:],
+            *(["--db", str(tmp_path / "t.sqlite")] if "run" in words else []),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
+    assert done.returncode == 0, f"{command!r}:\n{done.stderr[-2000:]}"
+    assert done.stdout.strip()
