@@ -21,6 +21,7 @@ the second for every OpenAI model the package resolves or receives.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import threading
 import time
@@ -382,11 +383,14 @@ def _anthropic_loop_safe(model: Any) -> Any:
     import anthropic
 
     copy = model.model_copy()
-    for cached in ("_client", "_async_client"):  # model_copy copies what was cached
-        copy.__dict__.pop(cached, None)
+    # `_client` and `_async_client` are cached properties of ChatAnthropic: model_copy copies
+    # what was cached, deleting drops it, and setting one caches the given client.
+    for cached in ("_client", "_async_client"):
+        with contextlib.suppress(AttributeError):
+            delattr(copy, cached)
     http = anthropic.DefaultAsyncHttpxClient(transport=_anthropic_transport())
-    copy.__dict__["_async_client"] = anthropic.AsyncClient(**copy._client_params, http_client=http)
-    copy.__dict__["_lgp_loop_safe"] = True
+    copy._async_client = anthropic.AsyncClient(**copy._client_params, http_client=http)
+    copy._lgp_loop_safe = True
     return copy
 
 
