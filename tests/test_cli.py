@@ -538,6 +538,10 @@ def test_the_header_names_the_model_and_its_endpoint(
         assert json.loads(out)["model"] == f"openai gpt-4o-mini at {server.base_url}"
     code, out, _ = call(capsys, "run", "guarded-generation", "--model", "simulated")
     assert out.splitlines()[1].startswith("model: simulated (offline")
+    from langchain_anthropic import ChatAnthropic
+
+    other = ChatAnthropic(model="claude-x", base_url="http://127.0.0.1:9/", api_key="k")
+    assert cli._model_text(other) == "ChatAnthropic claude-x at http://127.0.0.1:9/"
 
 
 def test_errors_show_in_full_and_piped_output_is_never_folded(

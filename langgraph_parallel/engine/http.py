@@ -425,10 +425,17 @@ async def _aclose(thing: Any) -> None:
     await thing.aclose()
 
 
+_BASE_URL_FIELDS = ("openai_api_base", "anthropic_api_url", "base_url")
+"""Where chat models keep their endpoint (`ChatOpenAI`, `ChatAnthropic`, `ChatOllama`...)."""
+
+
 def provider_key(model: BaseChatModel) -> tuple[str, str | None, str | None]:
     """`(provider, base URL, model name)` of a chat model, for `adaptive_limit`."""
     name = getattr(model, "model_name", None) or getattr(model, "model", None)
-    base = getattr(model, "openai_api_base", None)
+    base = next(
+        (url for field in _BASE_URL_FIELDS if isinstance(url := getattr(model, field, None), str)),
+        None,
+    )
     if _openai(model):
         return "openai", base or "https://api.openai.com/v1", name
     return type(model).__name__, base, name if isinstance(name, str) else None
