@@ -40,7 +40,7 @@ from langgraph_parallel.engine.limits import (
     current_lease,
     retry_after_seconds,
 )
-from langgraph_parallel.engine.per_loop import LoopSafeAsyncTransport, PerLoop
+from langgraph_parallel.engine.per_loop import LoopSafeAsyncTransport, PerLoop, aclose
 
 if TYPE_CHECKING:
     from langchain_openai.chat_models.base import BaseChatOpenAI
@@ -409,7 +409,7 @@ def _anthropic_transport() -> Any:
 
             class LoopSafeTransport(httpx2.AsyncBaseTransport):
                 def __init__(self) -> None:
-                    self.pools: PerLoop[Any] = PerLoop(httpx2.AsyncHTTPTransport, _aclose)
+                    self.pools: PerLoop[Any] = PerLoop(httpx2.AsyncHTTPTransport, aclose)
 
                 async def handle_async_request(self, request: Any) -> Any:
                     return await (await self.pools.get()).handle_async_request(request)
@@ -419,10 +419,6 @@ def _anthropic_transport() -> Any:
 
             _anthropic_transports.append(LoopSafeTransport())
         return _anthropic_transports[0]
-
-
-async def _aclose(thing: Any) -> None:
-    await thing.aclose()
 
 
 _BASE_URL_FIELDS = ("openai_api_base", "anthropic_api_url", "base_url")

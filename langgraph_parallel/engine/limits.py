@@ -653,14 +653,17 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     return None
 
 
-def rate_limited(exc: BaseException) -> bool:
-    """Whether an error says the provider is over its capacity (HTTP 429, any client)."""
-    if isinstance(exc, ModelRateLimitError):
-        return True
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status an error carries (its own `status_code` or its response's), any client."""
     status = getattr(exc, "status_code", None)
     if status is None:
         status = getattr(getattr(exc, "response", None), "status_code", None)
-    return status == 429
+    return status if isinstance(status, int) else None
+
+
+def rate_limited(exc: BaseException) -> bool:
+    """Whether an error says the provider is over its capacity (HTTP 429, any client)."""
+    return isinstance(exc, ModelRateLimitError) or http_status(exc) == 429
 
 
 def error_retry_after(exc: BaseException) -> float | None:

@@ -71,7 +71,7 @@ class LoopSafeAsyncTransport(httpx.AsyncBaseTransport):
     def __init__(self, **options: Any) -> None:
         self._options = options
         self._pools: PerLoop[httpx.AsyncHTTPTransport] = PerLoop(
-            lambda: httpx.AsyncHTTPTransport(**self._options_here()), _aclose
+            lambda: httpx.AsyncHTTPTransport(**self._options_here()), aclose
         )
 
     def _options_here(self) -> dict[str, Any]:
@@ -95,7 +95,8 @@ class LoopSafeAsyncTransport(httpx.AsyncBaseTransport):
 T = TypeVar("T")
 
 
-async def _aclose(thing: Any) -> None:
+async def aclose(thing: Any) -> None:
+    """Close `thing` (a transport, a client): what a `PerLoop` of them closes each with."""
     await thing.aclose()
 
 

@@ -34,6 +34,7 @@ from langchain_core.utils.function_calling import convert_to_json_schema
 from pydantic import TypeAdapter, ValidationError
 
 from langgraph_parallel.engine.http import provider_key
+from langgraph_parallel.engine.limits import http_status
 from langgraph_parallel.engine.telemetry import note_structured_output
 from langgraph_parallel.errors import StructuredOutputError
 
@@ -243,14 +244,6 @@ def _raw(answer: Any) -> AIMessage:
     return answer
 
 
-def _text(message: AIMessage) -> str:
-    if isinstance(message.content, str):
-        return message.content
-    return "".join(
-        part if isinstance(part, str) else str(part.get("text", "")) for part in message.content
-    )
-
-
 def _parse(message: AIMessage) -> Any:
     """The value a message holds: its tool call's arguments, or JSON in its text.
 
@@ -258,7 +251,7 @@ def _parse(message: AIMessage) -> Any:
     """
     if message.tool_calls:
         return message.tool_calls[0]["args"]
-    text = _text(message).strip()
+    text = message.text.strip()
     if not text:
         raise _NoValue("the answer was empty (no JSON, no tool call)")
     candidates = [text, *(m.strip() for m in _FENCE.findall(text))]
@@ -311,16 +304,13 @@ def _json_schema(schema: Schema) -> dict[str, Any]:
 
 def _as_text(message: AIMessage) -> AIMessage:
     """The answer as plain text, to show the model what it said (a tool call has no reply)."""
-    said = json.dumps(message.tool_calls[0]["args"]) if message.tool_calls else _text(message)
+    said = json.dumps(message.tool_calls[0]["args"]) if message.tool_calls else message.text
     return AIMessage(said)
 
 
 def _refused(exc: Exception) -> bool:
     """Whether the server refused the request's form (a 400 or 422), not failed to answer."""
-    status = getattr(exc, "status_code", None) or getattr(
-        getattr(exc, "response", None), "status_code", None
-    )
-    return status in (400, 422)
+    return http_status(exc) in (400, 422)
 
 
 def _one_line(exc: Exception) -> str:
