@@ -48,8 +48,10 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
+# Four at a time on any machine: most tests wait on servers, subprocesses and latency rather
+# than compute. Each module (and each class) runs in one worker, beside the others.
 pytest: $(VENV)/.dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n 4 --dist loadscope
 
 bench: $(VENV)/.bench
 	$(BIN)/python benchmarks/run.py

@@ -15,12 +15,8 @@ schemas in `.state`; the node library in `.nodes`; models in `.models`; errors i
 `.errors`; cluster executors in `.executors`; the fake OpenAI server in `.testing`.
 """
 
-from langgraph_parallel.engine.limits import (
-    AdaptiveLimit,
-    ConcurrencyLimit,
-    adaptive_limit,
-    shared_limit,
-)
+from langgraph_parallel.engine.fleet import SharedAdaptiveLimit, adaptive_limit
+from langgraph_parallel.engine.limits import AdaptiveLimit, ConcurrencyLimit, shared_limit
 from langgraph_parallel.graphs.fanout import Branch, create_fanout_graph
 from langgraph_parallel.graphs.guarded import create_guarded_graph
 from langgraph_parallel.graphs.orchestrator import create_orchestrator_graph
@@ -31,6 +27,7 @@ __all__ = [
     "AdaptiveLimit",
     "Branch",
     "ConcurrencyLimit",
+    "SharedAdaptiveLimit",
     "adaptive_limit",
     "aretry_failed",
     "create_fanout_graph",

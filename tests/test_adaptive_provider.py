@@ -115,10 +115,7 @@ async def run(
 # about once per four round trips; so that case runs twice as many round trips (a loaded
 # machine measured 10.1% 429s once in six suites at 40 * K). K = 48 runs 30 round trips: its
 # steady part (after log2(K) + 10, before the last two) is still 12 round trips long.
-@pytest.mark.parametrize(
-    ("capacity", "latency", "rounds"), [(4, 0.4, 80), (16, 0.7, 40), (48, 2.0, 30)]
-)
-async def test_auto_finds_and_holds_the_capacity(
+async def finds_and_holds(
     clients: dict[str, Any], capacity: int, latency: float, rounds: int
 ) -> None:
     items = rounds * capacity
@@ -137,6 +134,22 @@ async def test_auto_finds_and_holds_the_capacity(
     assert result.limit is not None and result.limit.rejections == server.counts[429]
 
 
+# These tests wait on the server's latency far more than they compute: `make test` runs
+# them beside the rest (pytest-xdist, `--dist loadscope`), and each class is a unit it
+# hands to one worker, so the two longest (about 80 s each) do not run one after another.
+class TestAFewPlaces:
+    @pytest.mark.parametrize(("capacity", "latency", "rounds"), [(4, 0.4, 80), (16, 0.7, 40)])
+    async def test_auto_finds_and_holds_the_capacity(
+        self, clients: dict[str, Any], capacity: int, latency: float, rounds: int
+    ) -> None:
+        await finds_and_holds(clients, capacity, latency, rounds)
+
+
+class TestManyPlaces:
+    async def test_auto_finds_and_holds_the_capacity(self, clients: dict[str, Any]) -> None:
+        await finds_and_holds(clients, capacity=48, latency=2.0, rounds=30)
+
+
 async def test_a_fixed_cap_of_half_shows_half(clients: dict[str, Any]) -> None:
     capacity = 8
     with FakeOpenAIServer(
@@ -149,7 +162,14 @@ async def test_a_fixed_cap_of_half_shows_half(clients: dict[str, Any]) -> None:
     assert server.counts.get(429, 0) == 0
 
 
-async def test_auto_follows_a_capacity_that_drops_and_returns(clients: dict[str, Any]) -> None:
+class TestACapacityThatChanges:
+    async def test_auto_follows_a_capacity_that_drops_and_returns(
+        self, clients: dict[str, Any]
+    ) -> None:
+        await drops_and_returns(clients)
+
+
+async def drops_and_returns(clients: dict[str, Any]) -> None:
     latency, high, low = 1.4, 32, 8  # at most 23 requests a second
     changes: dict[str, float] = {}
 

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -97,7 +98,7 @@ class ConcurrencyLimit:
     async def acquire(self) -> None:
         """Wait until a place is free, then take it."""
         with self._lock:
-            if self._active < self._limit and not self._waiters:
+            if not self._waiters and self._admit():
                 self._take()
                 return
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -116,7 +117,7 @@ class ConcurrencyLimit:
     def acquire_blocking(self) -> None:
         """Wait until a place is free, then take it, blocking this thread (for sync code)."""
         with self._lock:
-            if self._active < self._limit and not self._waiters:
+            if not self._waiters and self._admit():
                 self._take()
                 return
             waiter: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -146,11 +147,22 @@ class ConcurrencyLimit:
         """Give a place back, handing it to the longest waiter if there is one."""
         with self._lock:
             self._active -= 1
+            self._gave_back()
             self._wake()
+
+    def _admit(self) -> bool:
+        """Whether one more may take a place now (with the lock held).
+
+        The shared limit (`fleet`) asks the fleet.
+        """
+        return self._active < self._limit
+
+    def _gave_back(self) -> None:
+        """A place was given back (with the lock held); the shared limit tells the fleet."""
 
     def _wake(self) -> None:
         """Hand free places to waiters, first come first served (call with the lock held)."""
-        while self._waiters and self._active < self._limit:
+        while self._waiters and self._admit():
             waiter = self._waiters.popleft()
             if isinstance(waiter, concurrent.futures.Future):
                 waiter.set_result(None)
@@ -268,50 +280,39 @@ class AdaptiveLimit(ConcurrencyLimit):
             raise ValueError(
                 f"AdaptiveLimit: backoff must be between 0 and 1 (e.g. 0.9), got {backoff!r}"
             )
-        start = max(floor, initial if ceiling is None else min(initial, ceiling))
-        super().__init__(start, name=name)
-        self.floor, self.ceiling, self.backoff = floor, ceiling, backoff
-        self._value = float(start)
-        self._slow_start = True
-        self._slow_from = float(start)  # where slow start last began
-        self._settle: float | None = None  # the most the look after slow start's cut may set
-        self._found: float | None = None  # where the last rejection came
-        self._past = 0  # successes since it grew past that
-        self._cut_at = -math.inf
-        self._since_cut = 0  # successes since the last cut
-        self._check_at: float | None = None  # when to compare the limit with what succeeded
-        self._rtt: float | None = None
-        self._successes = 0
-        self._rejections = 0
+        window = Window.start(initial=initial, floor=floor, ceiling=ceiling, backoff=backoff)
+        super().__init__(int(window.value), name=name)
+        self.initial, self.floor, self.ceiling, self.backoff = initial, floor, ceiling, backoff
+        self._window = window
         self._history: deque[Sample] = deque(maxlen=100_000)
         self._note()
 
     def __repr__(self) -> str:
         label = f"{self.name!r}, " if self.name else ""
         return (
-            f"AdaptiveLimit({label}limit={self._limit}, active={self._active}, "
-            f"rejections={self._rejections})"
+            f"{type(self).__name__}({label}limit={self._limit}, active={self._active}, "
+            f"rejections={self.rejections})"
         )
 
     @property
     def rejections(self) -> int:
         """How many rejections (429s) it has been told of."""
-        return self._rejections
+        return self._window.rejections
 
     @property
     def successes(self) -> int:
         """How many successful calls it has been told of."""
-        return self._successes
+        return self._window.successes
 
     @property
     def slow_start(self) -> bool:
         """Whether it is still doubling each round trip (no rejection since it started)."""
-        return self._slow_start
+        return self._window.slow_start
 
     @property
     def round_trip(self) -> float | None:
         """The smoothed time of a successful call, in seconds; `None` before the first."""
-        return self._rtt
+        return self._window.rtt
 
     @property
     def history(self) -> list[Sample]:
@@ -327,41 +328,26 @@ class AdaptiveLimit(ConcurrencyLimit):
         given back (and taken again after the wait).
         """
         with self._lock:
-            if self._active > self._limit:
+            if self._over():
                 self._active -= 1
+                self._gave_back()
                 return True
             return False
 
+    def _over(self) -> bool:
+        """Whether more places are held than the limit allows (with the lock held)."""
+        return self._active > self._limit
+
     def state(self) -> LimitState:
         """What it is now: its limit, calls in flight, and rejections so far."""
-        return {"limit": self._limit, "in_flight": self._active, "rejections": self._rejections}
+        return {"limit": self._limit, "in_flight": self._active, "rejections": self.rejections}
 
     def succeeded(self, sent_at: float) -> None:
         """A call sent at `sent_at` (`time.perf_counter()`) succeeded: maybe grow."""
         now = time.perf_counter()
         with self._lock:
-            self._successes += 1
-            self._since_cut += 1
-            took = now - sent_at
-            self._rtt = took if self._rtt is None else 0.8 * self._rtt + 0.2 * took
-            if self._check_at is not None and now >= self._check_at:
-                self._check(now)
-                return
-            if self._active * 2 < self._value:  # not limited by it now: learn nothing
-                return
-            if self._slow_start:
-                step = 1.0
-            else:
-                step = 1.0 / self._value
-                found = self._found
-                if found is not None and self._value >= found + 1:
-                    self._past += 1
-                    if self._past >= self._value:  # a round trip's worth past it, no 429:
-                        self._slow_start, self._found = True, None  # the capacity has grown
-                        self._slow_from = self._value
-                elif found is not None and self._value >= found - 1:
-                    step /= 4  # just below the capacity it found: probe gently
-            self._set(self._value + step)
+            self._window.succeeded(now, sent_at, self._active)
+            self._follow()
 
     def rejected(self, sent_at: float, retry_after: float | None = None) -> float:
         """A call sent at `sent_at` was rejected (429): shrink, at most once per round trip.
@@ -376,26 +362,101 @@ class AdaptiveLimit(ConcurrencyLimit):
         """
         now = time.perf_counter()
         with self._lock:
-            self._rejections += 1
-            rtt = self._rtt if self._rtt is not None else 0.05
-            if self._check_at is not None and now >= self._check_at and self._check(now):
-                pass  # brought down to what succeeded: that is this round trip's cut
-            elif sent_at >= self._cut_at and now - self._cut_at >= rtt:
-                cut = min(self._value * self.backoff, self._value - 1)
-                if self._slow_start:  # it doubled in the last round trip; what the provider
-                    half = max(self._value / 2, self._slow_from)  # took then was half
-                    if half < cut:
-                        cut, self._settle = half, cut
-                self._found, self._past = self._value, 0
-                self._slow_start = False
-                self._cut_at, self._since_cut = now, 0
-                self._check_at = now + rtt
-                self._set(cut)
-            elif sent_at >= self._cut_at:  # sent after this round trip's cut: still one too
-                self._set(self._value - 1)  # many in flight (what slow start overshot by)
-            else:
-                self._note()
+            rtt = self._window.rejected(now, sent_at)
+            self._follow(always=True)
         return retry_after if retry_after is not None else rtt
+
+    def _follow(self, *, always: bool = False) -> None:
+        """Take the window's limit (with the lock held); note a change, or every call if told."""
+        limit = int(self._window.value)
+        if limit != self._limit:
+            self._limit = limit
+            self._note()
+            self._wake()
+        elif always:
+            self._note()
+
+    def _note(self) -> None:
+        self._history.append((time.perf_counter(), self._limit, self._active, self.rejections))
+
+
+@dataclass
+class Window:
+    """The state of `AdaptiveLimit`'s algorithm, apart from the places held, and its steps.
+
+    Plain data with no lock and no clock of its own: `AdaptiveLimit` steps it in its
+    process, and the shared limit (`langgraph_parallel.engine.fleet`) steps the same
+    algorithm on the state the whole fleet keeps in Redis, with the server's clock.
+    Times are seconds on one clock; `value` is the limit before rounding down.
+    """
+
+    value: float
+    floor: int
+    ceiling: int | None
+    backoff: float
+    slow_start: bool = True
+    slow_from: float = 1.0  # where slow start last began
+    settle: float | None = None  # the most the look after slow start's cut may set
+    found: float | None = None  # where the last rejection came
+    past: int = 0  # successes since it grew past that
+    cut_at: float = -math.inf
+    since_cut: int = 0  # successes since the last cut
+    check_at: float | None = None  # when to compare the limit with what succeeded
+    rtt: float | None = None
+    successes: int = 0
+    rejections: int = 0
+
+    @classmethod
+    def start(cls, *, initial: int, floor: int, ceiling: int | None, backoff: float) -> Window:
+        """A window at `initial` (within floor and ceiling), in slow start."""
+        value = float(max(floor, initial if ceiling is None else min(initial, ceiling)))
+        return cls(value=value, floor=floor, ceiling=ceiling, backoff=backoff, slow_from=value)
+
+    def succeeded(self, now: float, sent_at: float, active: int) -> None:
+        """A call sent at `sent_at` succeeded at `now`, with `active` calls in flight."""
+        self.successes += 1
+        self.since_cut += 1
+        took = now - sent_at
+        self.rtt = took if self.rtt is None else 0.8 * self.rtt + 0.2 * took
+        if self.check_at is not None and now >= self.check_at:
+            self._check(now)
+            return
+        if active * 2 < self.value:  # not limited by it now: learn nothing
+            return
+        if self.slow_start:
+            step = 1.0
+        else:
+            step = 1.0 / self.value
+            found = self.found
+            if found is not None and self.value >= found + 1:
+                self.past += 1
+                if self.past >= self.value:  # a round trip's worth past it, no 429:
+                    self.slow_start, self.found = True, None  # the capacity has grown
+                    self.slow_from = self.value
+            elif found is not None and self.value >= found - 1:
+                step /= 4  # just below the capacity it found: probe gently
+        self._set(self.value + step)
+
+    def rejected(self, now: float, sent_at: float) -> float:
+        """A call sent at `sent_at` was rejected at `now`; returns the round trip to wait."""
+        self.rejections += 1
+        rtt = self.rtt if self.rtt is not None else 0.05
+        if self.check_at is not None and now >= self.check_at and self._check(now):
+            pass  # brought down to what succeeded: that is this round trip's cut
+        elif sent_at >= self.cut_at and now - self.cut_at >= rtt:
+            cut = min(self.value * self.backoff, self.value - 1)
+            if self.slow_start:  # it doubled in the last round trip; what the provider
+                half = max(self.value / 2, self.slow_from)  # took then was half
+                if half < cut:
+                    cut, self.settle = half, cut
+            self.found, self.past = self.value, 0
+            self.slow_start = False
+            self.cut_at, self.since_cut = now, 0
+            self.check_at = now + rtt
+            self._set(cut)
+        elif sent_at >= self.cut_at:  # sent after this round trip's cut: still one too
+            self._set(self.value - 1)  # many in flight (what slow start overshot by)
+        return rtt
 
     def _check(self, now: float) -> bool:
         """One round trip after a cut: no higher than what the provider then completed.
@@ -408,37 +469,28 @@ class AdaptiveLimit(ConcurrencyLimit):
 
         Returns whether it was brought down (which then counts as the round trip's cut).
         """
-        self._check_at = None
-        span = now - self._cut_at
-        done = self._since_cut * (self._rtt or span) / span  # successes per round trip
-        if self._settle is not None:  # after slow start's halving: to what completed,
-            most, self._settle = self._settle, None  # up or down, but no higher than x0.9
+        self.check_at = None
+        span = now - self.cut_at
+        done = self.since_cut * (self.rtt or span) / span  # successes per round trip
+        if self.settle is not None:  # after slow start's halving: to what completed,
+            most, self.settle = self.settle, None  # up or down, but no higher than x0.9
             level = min(max(done, float(self.floor)), most)
-            lowered = level < self._value
+            lowered = level < self.value
             if lowered:
-                self._cut_at, self._since_cut = now, 0
+                self.cut_at, self.since_cut = now, 0
             self._set(level)
             return lowered
-        if done >= 0.5 * self._value:  # not far off: that may be noise, and the cuts will do
+        if done >= 0.5 * self.value:  # not far off: that may be noise, and the cuts will do
             return False
-        self._found, self._past = max(done, 1.0), 0
-        self._cut_at, self._since_cut = now, 0
+        self.found, self.past = max(done, 1.0), 0
+        self.cut_at, self.since_cut = now, 0
         self._set(max(done, float(self.floor)))
         return True
 
     def _set(self, value: float) -> None:
-        # with the lock held
         if self.ceiling is not None:
             value = min(value, float(self.ceiling))
-        self._value = max(value, float(self.floor))
-        limit = int(self._value)
-        if limit != self._limit:
-            self._limit = limit
-            self._note()
-            self._wake()
-
-    def _note(self) -> None:
-        self._history.append((time.perf_counter(), self._limit, self._active, self._rejections))
+        self.value = max(value, float(self.floor))
 
 
 _named: dict[str, ConcurrencyLimit] = {}
@@ -446,19 +498,17 @@ _named: dict[str, ConcurrencyLimit] = {}
 _named_lock = threading.Lock()
 
 
-def _named_limit(name: str, kind: type[ConcurrencyLimit], make: Callable[[], Any]) -> Any:
+def named_limit(name: str, kind: type[ConcurrencyLimit], make: Callable[[], Any]) -> Any:
     """The limit called `name`, made on first use; one of another kind is an error."""
     with _named_lock:
         existing = _named.get(name)
         if existing is None:
             existing = _named[name] = make()
         elif type(existing) is not kind:
-            adaptive = isinstance(existing, AdaptiveLimit)
-            made = (
-                "an AdaptiveLimit (adaptive_limit)"
-                if adaptive
-                else "a ConcurrencyLimit (shared_limit)"
-            )
+            made = {
+                "ConcurrencyLimit": "a ConcurrencyLimit (shared_limit)",
+                "AdaptiveLimit": "an AdaptiveLimit (adaptive_limit)",
+            }.get(type(existing).__name__, f"a {type(existing).__name__} (adaptive_limit, shared)")
             raise ValueError(
                 f"the limit named {name!r} is already {made}; give this one another name"
             )
@@ -491,37 +541,13 @@ def shared_limit(name: str, limit: int | None = None) -> ConcurrencyLimit:
             raise ValueError(f"shared_limit({name!r}) is not set yet; pass its size the first time")
         return ConcurrencyLimit(limit, name=name)
 
-    existing: ConcurrencyLimit = _named_limit(name, ConcurrencyLimit, make)
+    existing: ConcurrencyLimit = named_limit(name, ConcurrencyLimit, make)
     if limit is not None and limit != existing.limit:
         raise ValueError(
             f"shared_limit({name!r}) already allows {existing.limit}, not {limit}; "
             "call it without a size to reuse it"
         )
     return existing
-
-
-def adaptive_limit(
-    provider: str, *, base_url: str | None = None, model: str | None = None
-) -> AdaptiveLimit:
-    """The process-wide `AdaptiveLimit` of one provider endpoint, made on first use.
-
-    Every graph, run and thread that asks for the same `(provider, base_url, model)` gets
-    the same limit, so what one learns about the provider's capacity the others use. It is
-    named `provider/base_url/model` (the parts given), in the same registry as
-    `shared_limit`'s names.
-
-    Example:
-        ```python
-        from langgraph_parallel import adaptive_limit
-
-        assert adaptive_limit("openai") is adaptive_limit("openai")
-        assert adaptive_limit("openai", model="gpt-4o-mini") is not adaptive_limit("openai")
-        assert adaptive_limit("openai", model="gpt-4o-mini").name == "openai/gpt-4o-mini"
-        ```
-    """
-    name = "/".join(part for part in (provider, base_url, model) if part)
-    limit: AdaptiveLimit = _named_limit(name, AdaptiveLimit, lambda: AdaptiveLimit(name=name))
-    return limit
 
 
 class Lease:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from langgraph.types import RetryPolicy, TimeoutPolicy
 
+from langgraph_parallel.engine.fleet import own_limit
 from langgraph_parallel.engine.limits import AdaptiveLimit, ConcurrencyLimit
 from langgraph_parallel.engine.scope import RunScope, new_scope_id, run_scope
 
@@ -127,10 +128,11 @@ def concurrency_cap(
     """Check a `max_concurrency`.
 
     `"auto"` becomes the limit `auto()` gives, by default an `AdaptiveLimit` of its own
-    named `what` (a factory's graph, a tool node).
+    named `what` (a factory's graph, a tool node), or the fleet's of that name when
+    `LANGGRAPH_PARALLEL_LIMITS_URL` is set.
     """
     if value == "auto":
-        return auto() if auto is not None else AdaptiveLimit(name=what)
+        return auto() if auto is not None else own_limit(what)
     if value is None or isinstance(value, ConcurrencyLimit):
         return value
     if isinstance(value, str):

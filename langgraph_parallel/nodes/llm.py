@@ -11,11 +11,11 @@ from langchain_core.prompts import BasePromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from langgraph_parallel.engine.bridge import make_node
+from langgraph_parallel.engine.fleet import adaptive_limit
 from langgraph_parallel.engine.http import can_limit, limited, provider_key
 from langgraph_parallel.engine.limits import (
     AdaptiveLimit,
     ConcurrencyLimit,
-    adaptive_limit,
     error_retry_after,
     rate_limited,
 )

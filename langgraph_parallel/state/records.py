@@ -104,6 +104,11 @@ class LimitState(TypedDict):
     """How many hold a place now."""
     rejections: int
     """How many 429s it has been told of."""
+    shared: NotRequired[bool]
+    """A `SharedAdaptiveLimit`: whether the fleet's state is in use now (Redis reachable);
+    then `limit`, `in_flight` and `rejections` are the whole fleet's."""
+    processes: NotRequired[int]
+    """A `SharedAdaptiveLimit`: how many processes held places at its last look."""
 
 
 class BranchEvent(TypedDict):

@@ -1,0 +1,562 @@
+"""One adaptive limit for a whole fleet of processes, kept in Redis.
+
+An `AdaptiveLimit` learns a provider's capacity inside one process. When several processes
+call the same provider (service workers, batch jobs, cluster workers, CLI runs), each would
+learn alone, probe alone and meet its own 429s. A `SharedAdaptiveLimit` keeps the one
+algorithm's state (`limits.Window`) and the places held in Redis, so the fleet learns once:
+
+- Places are taken and given back by a script that runs on the server, so the count is
+  atomic. Each process holds its places as a lease (its count and an expiry), renewed by a
+  background thread; a process that dies gives its places back when its lease runs out.
+- Each success or 429 steps the fleet's state in one Redis transaction (WATCH/MULTI), with
+  the server's clock, so a cut happens at most once per round trip across the fleet.
+- A process waiting for a place is woken when another gives one back (Redis pub/sub), and
+  looks again on its own every few milliseconds while it waits.
+
+When Redis cannot be reached, the process falls back to an in-process limit at its share of
+the fleet's (one warning in the log) and goes back to the fleet's when Redis answers again.
+Nothing is lost or failed because of it.
+
+```text
+ process A ──take/give back──►  Redis  ◄──take/give back── process B
+   waiters ◄── "freed" ────────  state: the Window (value, slow start, last cut, ...)
+   renews its lease ──────────►  holders: A → "3:<expiry>", B → "5:<expiry>"
+```
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+import weakref
+from dataclasses import asdict, fields
+from typing import Any
+from urllib.parse import urlsplit
+
+from langgraph_parallel.engine.limits import AdaptiveLimit, Window, named_limit
+from langgraph_parallel.state.records import LimitState
+
+LIMITS_URL_ENV = "LANGGRAPH_PARALLEL_LIMITS_URL"
+"""With this set to a Redis URL, every `max_concurrency="auto"` limit is shared by the fleet."""
+
+PREFIX = "langgraph-parallel:limit:"
+"""Every key a shared limit writes starts with this, then the limit's name."""
+
+_log = logging.getLogger("langgraph_parallel.fleet")
+
+# Take (or give back) places: KEYS = holders hash, state hash; ARGV = process, places wanted,
+# lease in ms, the limit to use when the state has none yet, "1" to set regardless of the
+# limit (renewing, or coming back after an outage), and the channel to tell of freed places.
+# A holder's value is "places:expiry in ms"; expired holders are dropped as they are met.
+# Returns {taken (1 or 0), places held in the fleet, the limit, processes holding places}.
+_HOLD = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local proc, want, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local flat = redis.call('HGETALL', KEYS[1])
+local others, mine, procs = 0, 0, 0
+for i = 1, #flat, 2 do
+  local places, expiry = string.match(flat[i + 1], '^(%d+):(%d+)$')
+  places, expiry = tonumber(places), tonumber(expiry)
+  if places == nil or expiry < now then
+    redis.call('HDEL', KEYS[1], flat[i])
+  elseif flat[i] == proc then
+    mine = places
+  else
+    others = others + places
+    procs = procs + 1
+  end
+end
+local value = tonumber(redis.call('HGET', KEYS[2], 'value') or ARGV[4])
+local limit = math.floor(value)
+local ok = ARGV[5] == '1' or want <= mine or others + want <= limit
+local held = mine
+if ok then
+  held = want
+  if want > 0 then
+    redis.call('HSET', KEYS[1], proc, string.format('%d:%d', want, now + lease))
+  else
+    redis.call('HDEL', KEYS[1], proc)
+  end
+  redis.call('PEXPIRE', KEYS[1], lease * 20)
+  if want < mine then
+    redis.call('PUBLISH', ARGV[6], want)
+  end
+end
+if held > 0 then
+  procs = procs + 1
+end
+return {ok and 1 or 0, others + held, limit, procs}
+"""
+
+_STATE_TTL_MS = 7 * 24 * 3600 * 1000  # a learned capacity is kept for a week of disuse
+
+
+def check_url(url: str, what: str = "shared") -> str:
+    """`url` if it is a Redis URL this package can use; else a `ValueError` naming the fix."""
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or not (
+        (parts.scheme in ("redis", "rediss") and parts.hostname)
+        or (parts.scheme == "unix" and parts.path)
+    ):
+        raise ValueError(
+            f"{what}={url!r} is not a Redis URL; pass one like redis://localhost:6379/0 "
+            f"(or set {LIMITS_URL_ENV} to one)"
+        )
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        raise ValueError(
+            "a limit shared through Redis needs the redis package: "
+            "pip install 'langgraph-parallel[redis]'"
+        ) from None
+    return url
+
+
+class SharedAdaptiveLimit(AdaptiveLimit):
+    """An `AdaptiveLimit` whose state and places the whole fleet shares through Redis.
+
+    Every process that makes one with the same `name` and Redis shares one limit: the
+    algorithm is `AdaptiveLimit`'s (slow start, +1 per round trip, x0.9 on a 429 at most
+    once per round trip, floor and ceiling), stepped on the fleet's state, and the places
+    it allows are counted across processes. A new process starts at the level the fleet
+    learned. `adaptive_limit(..., shared=url)` and `LANGGRAPH_PARALLEL_LIMITS_URL` make one
+    for you; one per name and URL per process.
+
+    Args:
+        url: The Redis (or Valkey) server, e.g. `redis://localhost:6379/0`.
+        name: The limit's name, the same in every process (e.g. the provider's).
+        initial, floor, ceiling, backoff: As `AdaptiveLimit`'s; `initial` only for the
+            first process, when Redis knows nothing of the limit yet.
+        lease: Seconds a process's places outlive it if it dies without giving them back.
+
+    Raises:
+        ValueError: For a `url` that is not a Redis URL, or without the redis package.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        initial: int = 1,
+        floor: int = 1,
+        ceiling: int | None = None,
+        backoff: float = 0.9,
+        lease: float = 3.0,
+    ) -> None:
+        super().__init__(initial=initial, floor=floor, ceiling=ceiling, backoff=backoff, name=name)
+        self.url = check_url(url)
+        if not lease > 0:
+            raise ValueError(f"SharedAdaptiveLimit: lease must be > 0 seconds, got {lease!r}")
+        self.lease_seconds = lease
+        self._state_key = f"{PREFIX}{{{name}}}"
+        self._holders_key = f"{PREFIX}{{{name}}}:holders"
+        self._channel = f"{PREFIX}{{{name}}}:freed"
+        self._fleet = {"in_flight": 0, "processes": 0}
+        self._local = True  # until the first answer from Redis
+        self._warned = False
+        self._pid = -1
+        self._proc = ""
+        self._redis: Any = None
+        self._hold: Any = None
+        self._thread: threading.Thread | None = None
+        self._wakeup = threading.Event()
+        self._connect()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # To a cluster worker as what it is: that process's limit of the same name and URL.
+        settings = {
+            "initial": self.initial,
+            "floor": self.floor,
+            "ceiling": self.ceiling,
+            "backoff": self.backoff,
+            "lease": self.lease_seconds,
+        }
+        return _same_limit, (self.url, self.name, settings)
+
+    @property
+    def shared(self) -> bool:
+        """Whether the fleet's limit is in use now (`False` while Redis cannot be reached)."""
+        return not self._local
+
+    @property
+    def processes(self) -> int:
+        """How many processes held places at the last look."""
+        return self._fleet["processes"] if not self._local else 1
+
+    def state(self) -> LimitState:
+        """The fleet's limit, places held across the fleet, 429s, and processes holding."""
+        if self._local:
+            return {**super().state(), "shared": False, "processes": 1}
+        return {
+            "limit": self._limit,
+            "in_flight": self._fleet["in_flight"],
+            "rejections": self.rejections,
+            "shared": True,
+            "processes": self._fleet["processes"],
+        }
+
+    # -- the places (called by ConcurrencyLimit with the lock held) --
+
+    def _admit(self) -> bool:
+        self._started()
+        if self._local:
+            return super()._admit()
+        return self._call_hold(self._active + 1)
+
+    def _gave_back(self) -> None:
+        if not self._local:
+            self._call_hold(self._active)
+
+    def _over(self) -> bool:
+        return super()._over() if self._local else self._fleet["in_flight"] > self._limit
+
+    def _call_hold(self, want: int, *, force: bool = False) -> bool:
+        try:
+            taken, in_flight, limit, processes = self._hold(
+                keys=[self._holders_key, self._state_key],
+                args=[
+                    self._proc,
+                    want,
+                    int(self.lease_seconds * 1000),
+                    int(self._window.value),
+                    "1" if force else "0",
+                    self._channel,
+                ],
+            )
+        except Exception as exc:
+            if not self._redis_error(exc):
+                raise
+            self._go_local(exc)
+            return super()._admit() if want > self._active else True
+        self._fleet = {"in_flight": int(in_flight), "processes": int(processes)}
+        if int(limit) != self._limit:
+            self._limit = int(limit)
+            self._note()
+        return bool(taken)
+
+    # -- the feedback: one transaction on the fleet's state --
+
+    def succeeded(self, sent_at: float) -> None:
+        """A call sent at `sent_at` (`time.perf_counter()`) succeeded: step the fleet's state."""
+        if self._local or not self._step(sent_at, rejected=False):
+            super().succeeded(sent_at)
+
+    def rejected(self, sent_at: float, retry_after: float | None = None) -> float:
+        """A call sent at `sent_at` was rejected (429): step the fleet's state.
+
+        Returns the wait before sending it again, as `AdaptiveLimit.rejected` does.
+        """
+        if not self._local:
+            rtt = self._step(sent_at, rejected=True)
+            if rtt:
+                return retry_after if retry_after is not None else rtt
+        return super().rejected(sent_at, retry_after)
+
+    def _step(self, sent_at: float, *, rejected: bool) -> float:
+        """Step the fleet's window; the round trip it holds (0.0 when Redis failed)."""
+        import redis
+
+        took = time.perf_counter() - sent_at
+        try:
+            with self._redis.pipeline() as pipe:
+                while True:
+                    try:
+                        pipe.watch(self._state_key)
+                        stored = pipe.hgetall(self._state_key)
+                        seconds, micros = pipe.time()
+                        now = seconds + micros / 1e6
+                        window = self._load(stored)
+                        before = window.value
+                        with self._lock:
+                            active = max(self._fleet["in_flight"], self._active)
+                        if rejected:
+                            rtt = window.rejected(now, now - took)
+                        else:
+                            window.succeeded(now, now - took, active)
+                            rtt = window.rtt or took
+                        pipe.multi()
+                        pipe.hset(self._state_key, mapping=_dump(window))
+                        pipe.pexpire(self._state_key, _STATE_TTL_MS)
+                        if int(window.value) > int(before):
+                            pipe.publish(self._channel, "grew")  # waiters may go
+                        pipe.execute()
+                        break
+                    except redis.WatchError:
+                        continue
+        except Exception as exc:
+            if not self._redis_error(exc):
+                raise
+            with self._lock:
+                self._go_local(exc)
+            return 0.0
+        with self._lock:
+            self._window = window
+            self._follow(always=rejected)
+        return max(rtt, 1e-6)
+
+    def _load(self, stored: dict[bytes, bytes]) -> Window:
+        """The fleet's window from its hash; this process's when the fleet has none yet."""
+        if not stored:
+            return Window(**asdict(self._window))
+        given = {k.decode(): v.decode() for k, v in stored.items()}
+        kinds = {f.name: f.type for f in fields(Window)}
+        values: dict[str, Any] = {}
+        for key, kind in kinds.items():
+            text = given.get(key)
+            if key in ("floor", "ceiling", "backoff"):
+                values[key] = getattr(self._window, key)  # this process's settings
+            elif text is None or text == "":
+                values[key] = None if "None" in str(kind) else getattr(self._window, key)
+            elif "bool" in str(kind):
+                values[key] = text == "1"
+            elif "int" in str(kind):
+                values[key] = int(text)
+            else:
+                values[key] = float(text)
+        window = Window(**values)
+        window.floor, window.ceiling = self.floor, self.ceiling
+        window._set(window.value)  # within this process's floor and ceiling
+        return window
+
+    # -- Redis, and living without it --
+
+    def _connect(self) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(
+            self.url, socket_connect_timeout=1.0, socket_timeout=2.0, health_check_interval=5
+        )
+        self._hold = self._redis.register_script(_HOLD)
+
+    def _started(self) -> None:
+        """Make sure this process has its holder's name and its lease-keeping thread."""
+        if self._pid == os.getpid():
+            return
+        self._pid, self._proc = os.getpid(), f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._active = 0  # a forked child holds none of its parent's places
+        self._waiters.clear()
+        self._local = not self._reachable()
+        if self._local:
+            self._go_local(None)
+        self._thread = threading.Thread(
+            target=_keep, args=(weakref.ref(self),), name=f"lgp-limit-{self.name}", daemon=True
+        )
+        self._thread.start()
+
+    def _reachable(self) -> bool:
+        try:
+            self._redis.ping()
+        except Exception as exc:
+            if not self._redis_error(exc):
+                raise
+            return False
+        return True
+
+    @staticmethod
+    def _redis_error(exc: BaseException) -> bool:
+        import redis
+
+        return isinstance(exc, (redis.ConnectionError, redis.TimeoutError, OSError))
+
+    def _go_local(self, exc: BaseException | None) -> None:
+        """Redis is gone: limit this process alone, at its share of the fleet's limit."""
+        if self._local and self._warned:
+            return
+        share = max(self._limit // max(self._fleet["processes"], 1), self.floor)
+        self._window.value = float(share)
+        self._window._set(self._window.value)
+        self._local = True
+        if int(self._window.value) != self._limit:  # waiters are woken by the lease keeper
+            self._limit = int(self._window.value)
+            self._note()
+        if not self._warned:
+            self._warned = True
+            _log.warning(
+                "the shared limit %r cannot reach Redis at %s (%s); this process limits "
+                "itself alone, at %d, until Redis answers again",
+                self.name,
+                _redacted(self.url),
+                exc or "no answer",
+                self._limit,
+            )
+
+    def _come_back(self) -> None:
+        """Redis answers again: hand it this process's places and use the fleet's limit."""
+        with self._lock:
+            if not self._local:
+                return
+            self._local = False
+            if not self._call_hold(self._active, force=True):
+                return
+            self._warned = False
+            _log.warning("the shared limit %r reaches Redis again", self.name)
+            self._wake()
+
+    def _renew(self) -> None:
+        """Renew this process's lease on its places, and hand freed places to waiters."""
+        with self._lock:
+            if not self._local:
+                self._call_hold(self._active, force=True)
+            self._wake()
+
+
+def _keep(ref: weakref.ReferenceType[SharedAdaptiveLimit]) -> None:
+    """The lease keeper: renew the lease, listen for freed places, reconnect after a loss.
+
+    It holds the limit only by a weak reference, and ends when the limit is gone.
+    """
+    limit = ref()
+    if limit is None:
+        return
+    pid, every = limit._pid, limit.lease_seconds / 3
+    pubsub: Any = None
+    renewed = 0.0
+    del limit
+    try:
+        while True:
+            limit = ref()
+            if limit is None or limit._pid != pid or pid != os.getpid():
+                return
+            try:
+                if limit._local:
+                    if not limit._reachable():
+                        limit = None
+                        time.sleep(min(every, 1.0))
+                        continue
+                    limit._come_back()
+                if pubsub is None:
+                    pubsub = limit._redis.pubsub(ignore_subscribe_messages=True)
+                    pubsub.subscribe(limit._channel)
+                if time.monotonic() - renewed >= every:
+                    limit._renew()
+                    renewed = time.monotonic()
+                waiting = bool(limit._waiters)
+                limit = None  # not held while listening: the limit may be dropped meanwhile
+                message = pubsub.get_message(timeout=0.005 if waiting else min(every, 0.25))
+                limit = ref()
+                if limit is not None and (waiting or message is not None):
+                    with limit._lock:
+                        limit._wake()
+            except Exception as exc:
+                limit = ref()
+                if limit is None:
+                    return
+                if not limit._redis_error(exc):
+                    raise
+                with limit._lock:
+                    limit._go_local(exc)
+                if pubsub is not None:
+                    pubsub.close()
+                    pubsub = None
+            limit = None
+    finally:
+        if pubsub is not None:
+            pubsub.close()
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+def adaptive_limit(
+    provider: str,
+    *,
+    base_url: str | None = None,
+    model: str | None = None,
+    shared: str | None = None,
+) -> AdaptiveLimit:
+    """The process-wide `AdaptiveLimit` of one provider endpoint, made on first use.
+
+    Every graph, run and thread that asks for the same `(provider, base_url, model)` gets
+    the same limit, so what one learns about the provider's capacity the others use. It is
+    named `provider/base_url/model` (the parts given), in the same registry as
+    `shared_limit`'s names.
+
+    With `shared` (a Redis URL), or `LANGGRAPH_PARALLEL_LIMITS_URL` set, it is a
+    `SharedAdaptiveLimit`: one limit for every process of the fleet that uses that Redis.
+
+    Raises:
+        ValueError: For a `shared` (or environment) value that is not a Redis URL.
+
+    Example:
+        ```python
+        from langgraph_parallel import adaptive_limit
+
+        assert adaptive_limit("openai") is adaptive_limit("openai")
+        assert adaptive_limit("openai", model="gpt-4o-mini") is not adaptive_limit("openai")
+        assert adaptive_limit("openai", model="gpt-4o-mini").name == "openai/gpt-4o-mini"
+        ```
+    """
+    name = "/".join(part for part in (provider, base_url, model) if part)
+    return auto_limit(name, shared=shared)
+
+
+def auto_limit(name: str, *, shared: str | None = None) -> AdaptiveLimit:
+    """The limit `name` of the process, or of the fleet with a Redis URL.
+
+    The URL is `shared`, else `LANGGRAPH_PARALLEL_LIMITS_URL`; with neither, the process's.
+    """
+    url = check_url(shared) if shared is not None else fleet_url()
+    if url is None:
+        limit: AdaptiveLimit = named_limit(name, AdaptiveLimit, lambda: AdaptiveLimit(name=name))
+        return limit
+    return shared_adaptive_limit(url, name)
+
+
+def own_limit(name: str) -> AdaptiveLimit:
+    """A factory's `max_concurrency="auto"`: an `AdaptiveLimit` of its own.
+
+    With `LANGGRAPH_PARALLEL_LIMITS_URL` set, the fleet's limit called `name`.
+    """
+    url = fleet_url()
+    return AdaptiveLimit(name=name) if url is None else shared_adaptive_limit(url, name)
+
+
+def shared_adaptive_limit(url: str, name: str, **settings: Any) -> SharedAdaptiveLimit:
+    """This process's `SharedAdaptiveLimit` called `name` on `url`, made on first use.
+
+    `settings` are `SharedAdaptiveLimit`'s (`initial`, `floor`, ...), used when it is made.
+    """
+
+    def make() -> SharedAdaptiveLimit:
+        return SharedAdaptiveLimit(url, name=name, **settings)
+
+    limit: SharedAdaptiveLimit = named_limit(name, SharedAdaptiveLimit, make)
+    if limit.url != url:
+        raise ValueError(
+            f"the limit named {name!r} is already shared through {_redacted(limit.url)}, "
+            f"not {_redacted(url)}; give this one another name"
+        )
+    return limit
+
+
+def _same_limit(url: str, name: str, settings: dict[str, Any]) -> SharedAdaptiveLimit:
+    return shared_adaptive_limit(url, name, **settings)
+
+
+def fleet_url() -> str | None:
+    """`LANGGRAPH_PARALLEL_LIMITS_URL`, checked, or `None` when it is not set."""
+    url = os.environ.get(LIMITS_URL_ENV, "").strip()
+    return check_url(url, LIMITS_URL_ENV) if url else None
+
+
+def _dump(window: Window) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in asdict(window).items():
+        if key in ("floor", "ceiling", "backoff"):
+            continue
+        if value is None:
+            out[key] = ""
+        elif isinstance(value, bool):
+            out[key] = "1" if value else "0"
+        else:
+            out[key] = repr(value)
+    return out

