@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from langgraph_parallel.engine.fleet import LIMITS_URL_ENV, fleet_limits
 from langgraph_parallel.engine.redact import redact
 from langgraph_parallel.errors import InvalidInputError
 from langgraph_parallel.templates import TEMPLATES, Template
@@ -79,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print one JSON document, no live view")
     draw = commands.add_parser("graph", help="print a template's mermaid diagram")
     draw.add_argument("template")
+    limits = commands.add_parser(
+        "limits", help="show every adaptive limit a fleet of processes shares through Redis"
+    )
+    limits.add_argument(
+        "--url", help=f"the Redis server (default: ${LIMITS_URL_ENV}), e.g. redis://localhost:6379"
+    )
+    limits.add_argument("--json", action="store_true", help="print one JSON document")
     return parser
 
 
@@ -132,6 +140,45 @@ def _list() -> None:
             example = f"e.g. {key.example_text()}" if key.example is not None else ""
             line = f"    {key.name:<{name_width}}  {key.summary():<{summary_width}}  {example}"
             print(line.rstrip())
+
+
+def _limits(args: argparse.Namespace) -> int:
+    """The shared limits in Redis: name, limit, places held, processes, 429s, round trip."""
+    url = args.url or os.environ.get(LIMITS_URL_ENV, "").strip()
+    if not url:
+        raise UsageError(f"no Redis to read: pass --url redis://HOST:PORT or set {LIMITS_URL_ENV}")
+    flag = "--url" if args.url else LIMITS_URL_ENV
+    try:
+        found = fleet_limits(url)
+    except ValueError as exc:
+        raise UsageError(str(exc).replace("shared=", f"{flag}=")) from None
+    except Exception as exc:  # redis.ConnectionError and kin: one line, what and where
+        raise UsageError(f"cannot read the limits at {redact(url)}: {exc}") from None
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    if not found:
+        print(f"no shared limits at {redact(url)} yet")
+        return 0
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(highlight=False, width=None if _tty(sys.stdout) else 100_000)
+    table = Table("limit", "allows", "in flight", "processes", "429s", "successes", "round trip")
+    for limit in found:
+        trip = limit["round_trip"]
+        table.add_row(
+            escape(limit["name"]),
+            f"{limit['limit']}" + (" (slow start)" if limit["slow_start"] else ""),
+            str(limit["in_flight"]),
+            str(limit["processes"]),
+            str(limit["rejections"]),
+            str(limit["successes"]),
+            "-" if trip is None else f"{trip:.2f}s",
+        )
+    console.print(table)
+    return 0
 
 
 def _template(name: str) -> Template:
@@ -236,7 +283,7 @@ class _Progress:
 
     def __init__(self, unit_nodes: Sequence[str] = ()) -> None:
         self.rows: dict[tuple[tuple[str, ...], str, int], _Row] = {}
-        self.limit: dict[str, int] | None = None  # the adaptive limit's last state
+        self.limit: dict[str, Any] | None = None  # the adaptive limit's last state
         self.unit_nodes = set(unit_nodes)
         self.title = ""
         """What the live view's table is titled: the template and its model."""
@@ -343,8 +390,13 @@ class _Progress:
     def caption(self) -> str:
         """The adaptive limit's state, for the table and the summary."""
         limit = self.limit or {}
+        where = ""
+        if limit.get("shared"):
+            where = f" shared by {limit.get('processes')} process(es) (fleet-wide figures)"
+        elif "shared" in limit:
+            where = " (its fleet's Redis is out of reach: this process alone)"
         return (
-            f"adaptive limit {limit.get('limit')}: {limit.get('in_flight')} in flight, "
+            f"adaptive limit {limit.get('limit')}{where}: {limit.get('in_flight')} in flight, "
             f"{limit.get('rejections')} rejected (429)"
         )
 
@@ -665,6 +717,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "graph":
             print(_template(args.template).build().get_graph().draw_mermaid())
             return 0
+        if args.command == "limits":
+            return _limits(args)
         return asyncio.run(_run(args))
     except UsageError as exc:
         print(f"langgraph-parallel: error: {exc}", file=sys.stderr)

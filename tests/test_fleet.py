@@ -247,3 +247,78 @@ class TestSettingItUp:
 
         limit = adaptive_limit("openai", model="pickled", shared=redis.url)
         assert pickle.loads(pickle.dumps(limit)) is limit
+
+
+class TestTheCommandLine:
+    def test_limits_shows_every_shared_limit_with_the_fleets_figures(
+        self, redis: RedisServer, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from langgraph_parallel.cli import main
+
+        limit = SharedAdaptiveLimit(redis.url, name="openai/gpt-4o-mini", initial=4)
+
+        async def use() -> None:
+            for _ in range(3):
+                await limit.acquire()
+            for _ in range(3):
+                limit.succeeded(time.perf_counter() - 0.25)
+            limit.rejected(time.perf_counter() - 0.25)
+
+        asyncio.run(use())
+        assert main(["limits", "--url", redis.url, "--json"]) == 0
+        shown = json.loads(capsys.readouterr().out)
+        assert shown == [
+            {
+                "name": "openai/gpt-4o-mini",
+                "limit": limit.limit,
+                "in_flight": 3,
+                "processes": 1,
+                "rejections": 1,
+                "successes": 3,
+                "round_trip": pytest.approx(0.25, abs=0.05),
+                "slow_start": False,
+            }
+        ]
+        assert main(["limits", "--url", redis.url]) == 0
+        table = capsys.readouterr().out
+        row = next(line for line in table.splitlines() if "openai/gpt-4o-mini" in line)
+        cells = [cell.strip() for cell in row.strip("│ ").split("│")]
+        assert cells[:6] == ["openai/gpt-4o-mini", str(limit.limit), "3", "1", "1", "3"], table
+
+    def test_limits_without_a_redis_says_how_to_give_one(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from langgraph_parallel.cli import main
+
+        monkeypatch.delenv(LIMITS_URL_ENV, raising=False)
+        assert main(["limits"]) == 2
+        assert f"pass --url redis://HOST:PORT or set {LIMITS_URL_ENV}" in capsys.readouterr().err
+        assert main(["limits", "--url", "localhost:6379"]) == 2
+        assert "--url='localhost:6379' is not a Redis URL" in capsys.readouterr().err
+        monkeypatch.setenv(LIMITS_URL_ENV, f"redis://127.0.0.1:{free_port()}/0")
+        assert main(["limits"]) == 2
+        assert "cannot read the limits at redis://127.0.0.1:" in capsys.readouterr().err
+
+    def test_a_cli_run_under_the_environment_shows_the_fleets_limit(
+        self,
+        redis: RedisServer,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        from langgraph_parallel.cli import main
+
+        with FakeOpenAIServer(latency=0.2, capacity=2) as server:
+            monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+            monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+            monkeypatch.setenv(LIMITS_URL_ENV, redis.url)
+            argv = ["run", "code-review", "--model", "openai:fake", "--max-concurrency", "auto"]
+            assert main([*argv, "--json"]) == 0
+            limit = json.loads(capsys.readouterr().out)["adaptive_limit"]
+            assert limit["shared"] is True and limit["rejections"] == server.counts.get(429, 0)
+            assert main(argv) == 0
+            out = capsys.readouterr().out
+        assert "shared by 1 process(es) (fleet-wide figures)" in out
+        assert main(["limits", "--json"]) == 0
+        names = [found["name"] for found in json.loads(capsys.readouterr().out)]
+        # the fan-out's limit, named by the factory and its branches (the four reviewers)
+        assert names == ["create_fanout_graph: security, performance, style, documentation"]

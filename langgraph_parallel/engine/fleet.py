@@ -327,9 +327,17 @@ class SharedAdaptiveLimit(AdaptiveLimit):
 
     def _connect(self) -> None:
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
+        # One retry at once, on a fresh connection (a pooled one may predate a restart of
+        # the server); then the caller falls back, rather than block a loop for seconds.
         self._redis = redis.Redis.from_url(
-            self.url, socket_connect_timeout=1.0, socket_timeout=2.0, health_check_interval=5
+            self.url,
+            socket_connect_timeout=1.0,
+            socket_timeout=2.0,
+            health_check_interval=5,
+            retry=Retry(NoBackoff(), 1),
         )
         self._hold = self._redis.register_script(_HOLD)
 
@@ -367,6 +375,7 @@ class SharedAdaptiveLimit(AdaptiveLimit):
         """Redis is gone: limit this process alone, at its share of the fleet's limit."""
         if self._local and self._warned:
             return
+        self._redis.connection_pool.disconnect()  # none of them is any use now
         share = max(self._limit // max(self._fleet["processes"], 1), self.floor)
         self._window.value = float(share)
         self._window._set(self._window.value)
@@ -560,3 +569,47 @@ def _dump(window: Window) -> dict[str, str]:
         else:
             out[key] = repr(value)
     return out
+
+
+def fleet_limits(url: str) -> list[dict[str, Any]]:
+    """Every shared limit kept in the Redis at `url`, by name, as the fleet holds it now.
+
+    Each is `{"name", "limit", "in_flight", "processes", "rejections", "successes",
+    "round_trip", "slow_start"}`: places held by processes whose lease is still running.
+
+    Raises:
+        ValueError: For a `url` that is not a Redis URL.
+        redis.ConnectionError: When Redis cannot be reached.
+    """
+    import redis
+
+    client: Any = redis.Redis.from_url(check_url(url), socket_connect_timeout=2, socket_timeout=5)
+    try:
+        seconds, micros = client.time()
+        now = seconds * 1000 + micros // 1000
+        found = []
+        for key in sorted(client.scan_iter(match=f"{PREFIX}{{*}}", count=200)):
+            text = key.decode()
+            state = {k.decode(): v.decode() for k, v in client.hgetall(key).items()}
+            if not text.endswith("}") or "value" not in state:
+                continue
+            held = []
+            for value in client.hgetall(f"{text}:holders").values():
+                places, _, expiry = value.decode().partition(":")
+                if expiry.isdigit() and int(expiry) >= now and places.isdigit():
+                    held.append(int(places))
+            found.append(
+                {
+                    "name": text[len(PREFIX) + 1 : -1],
+                    "limit": int(float(state["value"])),
+                    "in_flight": sum(held),
+                    "processes": sum(1 for places in held if places > 0),
+                    "rejections": int(state.get("rejections") or 0),
+                    "successes": int(state.get("successes") or 0),
+                    "round_trip": float(state["rtt"]) if state.get("rtt") else None,
+                    "slow_start": state.get("slow_start") == "1",
+                }
+            )
+        return found
+    finally:
+        client.close()

@@ -123,16 +123,20 @@ def check_positive(value: object, *, what: str, allow_none: bool = True) -> int 
 
 
 def concurrency_cap(
-    value: MaxConcurrency, *, what: str, auto: Callable[[], AdaptiveLimit] | None = None
+    value: MaxConcurrency,
+    *,
+    what: str,
+    auto: Callable[[], AdaptiveLimit] | None = None,
+    name: str | None = None,
 ) -> int | ConcurrencyLimit | None:
     """Check a `max_concurrency`.
 
     `"auto"` becomes the limit `auto()` gives, by default an `AdaptiveLimit` of its own
-    named `what` (a factory's graph, a tool node), or the fleet's of that name when
-    `LANGGRAPH_PARALLEL_LIMITS_URL` is set.
+    named `name` (else `what`: a factory's graph and units, a tool node), or the fleet's
+    of that name when `LANGGRAPH_PARALLEL_LIMITS_URL` is set.
     """
     if value == "auto":
-        return auto() if auto is not None else own_limit(what)
+        return auto() if auto is not None else own_limit(name or what)
     if value is None or isinstance(value, ConcurrencyLimit):
         return value
     if isinstance(value, str):

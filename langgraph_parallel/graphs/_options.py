@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypedDict, TypeVar, get_type_hints
 
 from langgraph_parallel.engine.options import (
@@ -93,13 +93,17 @@ def option_names() -> tuple[str, ...]:
     return tuple(ParallelOptions.__annotations__)
 
 
-def check_options(options: Mapping[str, Any], *, graph: str, units: int | None) -> RunOptions:
+def check_options(
+    options: Mapping[str, Any], *, graph: str, units: int | None, members: Sequence[str]
+) -> RunOptions:
     """Check the shared options a factory was given; the checked form its nodes use.
 
     Args:
         options: The options given, by name (absent ones take their defaults).
         graph: The factory's name, for error messages.
         units: How many units the graph has, if known when it is built.
+        members: The names of its units (branches, voters, the worker): with the factory's
+            name, the name of its `"auto"` limit, which a fleet shares by that name.
 
     Raises:
         ValueError: An option out of range or two options that contradict each other,
@@ -117,7 +121,9 @@ def check_options(options: Mapping[str, Any], *, graph: str, units: int | None) 
         retry=retry_policies(given["retry"], what=graph),
         fail_fast=fail_fast,
         min_successes=given["min_successes"],
-        max_concurrency=concurrency_cap(given["max_concurrency"], what=graph),
+        max_concurrency=concurrency_cap(
+            given["max_concurrency"], what=graph, name=f"{graph}: {', '.join(members)}"
+        ),
         token_budget=check_positive(given["token_budget"], what=f"{graph}: token_budget"),
         executor=given["executor"],  # checked where each unit is made
         deadline=timeout_seconds(given["deadline"], what=f"{graph}: deadline"),

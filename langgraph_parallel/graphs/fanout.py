@@ -137,7 +137,9 @@ def build_fanout(
             f"{graph}: an aggregator is required to join the branches; pass a function of "
             "the state, or one from langgraph_parallel.nodes"
         )
-    options = check_options(given, graph=graph, units=len(named))
+    options = check_options(
+        given, graph=graph, units=len(named), members=[name for name, _ in named]
+    )
     specs: dict[str, Branch] = {}
     for name, spec in named:
         if check_name(name, what=f"{graph}: branch name") in specs:

@@ -6,7 +6,7 @@ import math
 from collections.abc import Collection, Sequence
 from typing import Any, Literal, Unpack
 
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.graph import END, START
 from langgraph.pregel import Pregel
 from langgraph.types import Command, Send
@@ -175,7 +175,9 @@ def create_orchestrator_graph(
     for role, thing in (("planner", planner), ("worker", worker), ("synthesizer", synthesizer)):
         if thing is None:
             raise ValueError(f"{graph}: a {role} is required; pass a function or a Runnable")
-    run_options = check_options(options, graph=graph, units=None)
+    worker_name = worker.get_name() if isinstance(worker, Runnable) else None
+    worker_name = worker_name or getattr(worker, "__qualname__", None) or type(worker).__name__
+    run_options = check_options(options, graph=graph, units=None, members=[worker_name])
     max_items = check_positive(max_items, what=f"{graph}: max_items", allow_none=False) or 1
     if chunk_size != "auto":
         check_positive(chunk_size, what=f"{graph}: chunk_size (or 'auto')", allow_none=False)

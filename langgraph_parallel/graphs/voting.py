@@ -125,7 +125,7 @@ def create_voting_graph(
     if not labels:
         raise ValueError(f"{graph}: voters cannot be empty; pass at least one voter")
     check_reserved(nodes, {TALLY: "the tally node"}, what=f"{graph}: voter name")
-    run_options = check_options(options, graph=graph, units=len(labels))
+    run_options = check_options(options, graph=graph, units=len(labels), members=labels)
     if not (callable(method) or method in _METHODS):
         raise ValueError(
             f"{graph}: method must be one of {', '.join(map(repr, _METHODS))} or a function "
