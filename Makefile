@@ -49,9 +49,10 @@ typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
 # Four at a time on any machine: most tests wait on servers, subprocesses and latency rather
-# than compute. Each module (and each class) runs in one worker, beside the others.
+# than compute. Each module (and each class) runs in one worker, beside the others, the
+# longest first (tests/conftest.py).
 pytest: $(VENV)/.dev
-	$(BIN)/pytest -n 4 --dist loadscope
+	$(BIN)/pytest -n 4 --dist loadscope --no-loadscope-reorder
 
 bench: $(VENV)/.bench
 	$(BIN)/python benchmarks/run.py

@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -160,8 +160,18 @@ def block(rows: list[list[str]]) -> list[str]:
     return out
 
 
-def main() -> Any:
+def write(rows: list[list[str]]) -> None:
+    """Put the table in docs/adaptive.md, between its fleet markers."""
+    doc = ROOT / "docs" / "adaptive.md"
+    text = doc.read_text()
+    table = "\n".join(["<!-- fleet:start -->", *block(rows), "<!-- fleet:end -->"])
+    doc.write_text(re.sub(r"<!-- fleet:start -->.*?<!-- fleet:end -->", table, text, flags=re.S))
+
+
+def main() -> list[list[str]]:
+    """Measure, plot (docs/fleet.png) and write the table; `make bench` calls it too."""
     rows = compare(ROOT / "docs" / "fleet.png")
+    write(rows)
     print("\n".join(block(rows)))
     return rows
 

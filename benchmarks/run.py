@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import adaptive  # noqa: E402
 import baselines  # noqa: E402
 import engines as scale_out  # noqa: E402
+import fleet  # noqa: E402
 import realistic  # noqa: E402
 from work import ROUND_SIZE, round_seconds, rounds_for, spin, spin_state  # noqa: E402
 
@@ -978,6 +979,29 @@ async def adaptive_concurrency(report: list[Scenario], targets: list[Target]) ->
     )
 
 
+async def fleet_of_processes(report: list[Scenario], targets: list[Target]) -> None:
+    rows = fleet.main()  # also writes its table in docs/adaptive.md and docs/fleet.png
+    report.append(
+        Scenario(
+            "Adaptive limit shared by a fleet",
+            (fleet.__doc__ or "").split("\n\n", 1)[1].replace("\n", " ").strip()
+            + "\n\n![8 processes, one shared limit](fleet.png)",
+            ["processes", "limit", "share of K in flight", "429s", "wall"],
+            rows,
+        )
+    )
+    shared = next(row for row in rows if row[0] == "8" and "shared" in row[1])
+    share, rejected = float(shared[2]), float(shared[3].rstrip("%")) / 100
+    targets.append(
+        Target(
+            "8 processes sharing one adaptive limit (Redis), K = 16",
+            ">= 0.85 of K in flight, < 3% 429s",
+            f"{share:.2f} of K, {rejected:.1%} 429s",
+            share >= 0.85 and rejected < 0.03,
+        )
+    )
+
+
 async def main(quick: bool, only: list[str] | None = None) -> None:
     global ROUNDS
     if quick:
@@ -1010,6 +1034,7 @@ async def main(quick: bool, only: list[str] | None = None) -> None:
         ("early vote", lambda: early_vote(report, targets)),
         ("first result", lambda: first_result(report, targets)),
         ("adaptive concurrency", lambda: adaptive_concurrency(report, targets)),
+        ("fleet", lambda: fleet_of_processes(report, targets)),
     ]
     if only:
         unknown = set(only) - {name for name, _ in steps}
@@ -1020,7 +1045,7 @@ async def main(quick: bool, only: list[str] | None = None) -> None:
         started = time.perf_counter()
         await step()
         print(f"{name}: {time.perf_counter() - started:.0f} s", flush=True)
-    if only:  # a partial report: printed, nothing written
+    if only:  # a partial report: printed, nothing written (but the fleet step's own table)
         for scenario in report:
             print(f"\n## {scenario.title}\n\n{scenario.what}\n")
             print("\n".join(table(scenario.columns, scenario.rows)))
@@ -1040,7 +1065,7 @@ if __name__ == "__main__":
         action="append",
         metavar="STEP",
         help="run only this step (e.g. engines; repeatable): its tables are printed, "
-        "nothing is written",
+        "nothing is written (the fleet step still writes its table in docs/adaptive.md)",
     )
     args = parser.parse_args()
     asyncio.run(main(args.quick, args.only))

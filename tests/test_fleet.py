@@ -322,3 +322,63 @@ class TestTheCommandLine:
         names = [found["name"] for found in json.loads(capsys.readouterr().out)]
         # the fan-out's limit, named by the factory and its branches (the four reviewers)
         assert names == ["create_fanout_graph: security, performance, style, documentation"]
+
+
+class TestEveryProcessKind:
+    def test_units_on_dask_worker_processes_share_the_limit_they_were_sent(
+        self, redis: RedisServer
+    ) -> None:
+        import threading
+
+        from distributed import Client, LocalCluster
+
+        from langgraph_parallel.engine.fleet import fleet_limits
+
+        # fixed at 3 places (initial = ceiling), for 2 worker processes of 4 threads each
+        limit = SharedAdaptiveLimit(redis.url, name="dask", initial=3, ceiling=3)
+        seen: list[int] = []
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.is_set():
+                seen.extend(found["processes"] for found in fleet_limits(redis.url))
+                time.sleep(0.02)
+
+        with FakeOpenAIServer(latency=0.3) as server:
+            base_url = server.base_url
+
+            def ask(item: str) -> str:  # runs in a worker process, on its copy of `limit`
+                limit.acquire_blocking()
+                try:
+                    model = ChatOpenAI(model="fake", api_key="sk-test", base_url=base_url)
+                    return str(model.invoke(item).content)
+                finally:
+                    limit.release()
+
+            with (
+                LocalCluster(
+                    n_workers=2,
+                    threads_per_worker=4,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=":0",
+                ) as cluster,
+                Client(cluster) as client,
+            ):
+                graph = create_orchestrator_graph(
+                    lambda state: [f"item {i}" for i in range(24)],
+                    ask,
+                    lambda state: None,
+                    executor=client.get_executor(),
+                ).compile()
+                watcher = threading.Thread(target=watch)
+                watcher.start()
+                try:
+                    out = graph.invoke({"input": None})
+                finally:
+                    done.set()
+                    watcher.join()
+        assert [r["status"] for r in out["results"]] == ["ok"] * 24
+        assert server.peak_in_flight == 3  # 8 threads in 2 processes, 3 places in all
+        assert max(seen) == 2  # held by both worker processes (this one never took one)
+        assert limit.active == 0

@@ -48,8 +48,9 @@ PREFIX = "langgraph-parallel:limit:"
 _log = logging.getLogger("langgraph_parallel.fleet")
 
 # Take (or give back) places: KEYS = holders hash, state hash; ARGV = process, places wanted,
-# lease in ms, the limit to use when the state has none yet, "1" to set regardless of the
-# limit (renewing, or coming back after an outage), and the channel to tell of freed places.
+# lease in ms, the limit to use (and keep) when the state has none yet, "1" to set regardless
+# of the limit (renewing, or coming back after an outage), the channel to tell of freed
+# places, and how long the state is kept unused (ms).
 # A holder's value is "places:expiry in ms"; expired holders are dropped as they are met.
 # Returns {taken (1 or 0), places held in the fleet, the limit, processes holding places}.
 _HOLD = """
@@ -71,6 +72,9 @@ for i = 1, #flat, 2 do
   end
 end
 local value = tonumber(redis.call('HGET', KEYS[2], 'value') or ARGV[4])
+if redis.call('HSETNX', KEYS[2], 'value', ARGV[4]) == 1 then  -- the first: its start
+  redis.call('PEXPIRE', KEYS[2], ARGV[7])
+end
 local limit = math.floor(value)
 local ok = ARGV[5] == '1' or want <= mine or others + want <= limit
 local held = mine
@@ -226,6 +230,7 @@ class SharedAdaptiveLimit(AdaptiveLimit):
                     int(self._window.value),
                     "1" if force else "0",
                     self._channel,
+                    _STATE_TTL_MS,
                 ],
             )
         except Exception as exc:
