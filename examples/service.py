@@ -9,7 +9,10 @@
     GET /runs/<request_id>   where that run stands: "done" with its output, or "unfinished".
 
 Settings, from the environment: DATABASE_URL (required), SERVICE_TEMPLATE (default
-classify-vote), HOST (default 127.0.0.1), PORT (default 8080; 0 picks a free one). The model
+classify-vote), SERVICE_MAX_CONCURRENCY (the template's model calls at once: a number, or
+`auto` to find the provider's capacity; with LANGGRAPH_PARALLEL_LIMITS_URL set, `auto` is one
+limit for every process of the service, docs/adaptive.md), HOST (default 127.0.0.1), PORT
+(default 8080; 0 picks a free one). The model
 is the package's usual choice: OPENAI_API_KEY, OPENAI_MODEL, LANGGRAPH_PARALLEL_MODEL, or the
 offline simulated model when none is set (docs/models.md). Standard library and the
 package's `postgres` extra only; see docs/deploy.md.
@@ -151,6 +154,10 @@ async def main() -> None:
         sys.exit(f"SERVICE_TEMPLATE={name!r}: use one of {', '.join(TEMPLATES)}")
     template = TEMPLATES[name]
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8080"))
+    cap = os.environ.get("SERVICE_MAX_CONCURRENCY", "")
+    if cap and cap != "auto" and not cap.isdigit():
+        sys.exit(f"SERVICE_MAX_CONCURRENCY={cap!r}: use a whole number or auto")
+    limit = {"max_concurrency": cap if cap == "auto" else int(cap)} if cap else {}
     # Each connection of the pool set up as AsyncPostgresSaver.from_conn_string sets its own.
     options = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
     pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
@@ -159,7 +166,7 @@ async def main() -> None:
     async with pool:
         saver = AsyncPostgresSaver(pool)
         await saver.setup()  # creates or migrates the checkpoint tables; safe to repeat
-        graph = template.build().builder.compile(checkpointer=saver, name=template.name)
+        graph = template.build(**limit).builder.compile(checkpointer=saver, name=template.name)
         service = Service(graph, saver)
         server = await asyncio.start_server(service.handle, host, port)
         bound = server.sockets[0].getsockname()[1]

@@ -5,89 +5,28 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import http.client
 import json
-import os
 import re
-import select
-import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from service import ROOT, Client, offline_env, running_service
 
-ROOT = Path(__file__).resolve().parents[1]
-SERVICE = ROOT / "examples" / "service.py"
 ENV_EXAMPLE = ROOT / "examples" / ".env.example"
 CONFIG = json.loads((ROOT / "langgraph.json").read_text())
 LANGGRAPH = Path(sys.executable).parent / "langgraph"
 TEXT = "I loved the food but the service was slow"
 
 
-def _offline_env(**extra: str) -> dict[str, str]:
-    """This environment without model or tracing keys: nothing can reach a provider."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENAI_", "LANGSMITH_", "LANGCHAIN_", "LANGGRAPH_"))
-    }
-    env.update(LANGSMITH_TRACING="false", LANGGRAPH_PARALLEL_MODEL="simulated", **extra)
-    return env
-
-
-# -- the example service ------------------------------------------------------------------
-
-
-class Client:
-    """JSON over HTTP to the service; http.client, so no proxy setting can reroute it."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-
-    def __call__(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-        data = body if isinstance(body, bytes) else None if body is None else json.dumps(body)
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=180)
-        try:
-            connection.request(method, path, body=data)
-            response = connection.getresponse()
-            return response.status, json.loads(response.read())
-        finally:
-            connection.close()
-
-
 @pytest.fixture(scope="module")
 def service(postgres_uri: str) -> Iterator[Client]:
     """examples/service.py as its docs run it, on the test PostgreSQL and a free port."""
-    env = _offline_env(DATABASE_URL=postgres_uri, HOST="127.0.0.1", PORT="0")
-    with tempfile.TemporaryFile() as log:  # a file, not a pipe nobody drains
-        process = subprocess.Popen(
-            [sys.executable, str(SERVICE)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            start_new_session=True,
-        )
-        assert process.stdout is not None
-        try:
-            ready, _, _ = select.select([process.stdout], [], [], 180)  # a loaded machine
-            line = process.stdout.readline().decode() if ready else ""
-            found = re.fullmatch(r"serving classify-vote on http://127\.0\.0\.1:(\d+)\n", line)
-            if found is None:
-                log.seek(0)
-                pytest.fail(f"the service did not start: {line!r} {log.read().decode()[-2000:]}")
-            yield Client(int(found[1]))
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=120) == 0, "the service did not stop cleanly on SIGTERM"
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-            process.stdout.close()
+    with running_service(offline_env(DATABASE_URL=postgres_uri)) as client:
+        yield client
 
 
 def _graph(checkpointer: Any) -> Any:
@@ -223,7 +162,7 @@ def _langgraph(
     (guard / "sitecustomize.py").write_text(GUARD)
     attempts = tmp / "network.log"
     attempts.unlink(missing_ok=True)
-    env = _offline_env(PATH=str(bin_dir), PYTHONPATH=str(guard), NETWORK_LOG=str(attempts))
+    env = offline_env(PATH=str(bin_dir), PYTHONPATH=str(guard), NETWORK_LOG=str(attempts))
     if not analytics:
         env["LANGGRAPH_CLI_NO_ANALYTICS"] = "1"
     done = subprocess.run(

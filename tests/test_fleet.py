@@ -325,6 +325,70 @@ class TestTheCommandLine:
 
 
 class TestEveryProcessKind:
+    def test_several_cli_runs_at_once_step_one_shared_state(self, redis: RedisServer) -> None:
+        from langgraph_parallel.engine.fleet import fleet_limits
+
+        runs = 3
+        with FakeOpenAIServer(latency=0.3, capacity=3) as server:
+            env = {
+                **os.environ,
+                LIMITS_URL_ENV: redis.url,
+                "OPENAI_BASE_URL": server.base_url,
+                "OPENAI_API_KEY": "sk-test",
+            }
+            argv = [sys.executable, "-m", "langgraph_parallel", "run", "code-review"]
+            argv += ["--model", "openai:fake", "--max-concurrency", "auto", "--json"]
+            started = [
+                subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
+                for _ in range(runs)
+            ]
+            outputs = [p.communicate(timeout=300)[0] for p in started]
+            rejected = server.counts.get(429, 0)
+        assert [p.returncode for p in started] == [0] * runs
+        docs = [json.loads(out) for out in outputs]
+        assert all(b["status"] == "ok" for doc in docs for b in doc["branches"])
+        assert all(doc["adaptive_limit"]["shared"] for doc in docs)
+        (limit,) = fleet_limits(redis.url)
+        # one state, stepped by all three processes: each run's four reviewers succeeded once
+        assert (limit["successes"], limit["rejections"]) == (4 * runs, rejected)
+
+    def test_a_service_of_two_processes_steps_one_shared_state(
+        self, redis: RedisServer, postgres_uri: str
+    ) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from service import offline_env, running_service
+
+        from langgraph_parallel.engine.fleet import fleet_limits
+
+        with FakeOpenAIServer(latency=0.3, capacity=3) as server:
+            env = offline_env(
+                DATABASE_URL=postgres_uri,
+                SERVICE_TEMPLATE="code-review",
+                SERVICE_MAX_CONCURRENCY="auto",
+                LANGGRAPH_PARALLEL_MODEL="openai:fake",
+                OPENAI_BASE_URL=server.base_url,
+                OPENAI_API_KEY="sk-test",
+                **{LIMITS_URL_ENV: redis.url},
+            )
+            code = {"code": "def f(x):\n    return x"}
+            with (
+                running_service(env) as one,
+                running_service(env) as two,
+                ThreadPoolExecutor(4) as pool,
+            ):
+                answers = list(
+                    pool.map(
+                        lambda call: call[0]("POST", f"/runs/fleet-{call[1]}", code),
+                        [(one, 1), (two, 2), (one, 3), (two, 4)],
+                    )
+                )
+            rejected = server.counts.get(429, 0)
+        assert [status for status, _ in answers] == [200] * 4, answers
+        (limit,) = fleet_limits(redis.url)
+        # four runs in two processes, four reviewers each: one state counted every call
+        assert (limit["successes"], limit["rejections"]) == (16, rejected)
+
     def test_units_on_dask_worker_processes_share_the_limit_they_were_sent(
         self, redis: RedisServer
     ) -> None:

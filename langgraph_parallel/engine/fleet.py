@@ -50,25 +50,30 @@ _log = logging.getLogger("langgraph_parallel.fleet")
 # Take (or give back) places: KEYS = holders hash, state hash; ARGV = process, places wanted,
 # lease in ms, the limit to use (and keep) when the state has none yet, "1" to set regardless
 # of the limit (renewing, or coming back after an outage), the channel to tell of freed
-# places, and how long the state is kept unused (ms).
-# A holder's value is "places:expiry in ms"; expired holders are dropped as they are met.
+# places, how long the state is kept unused (ms), and how many calls wait in this process.
+# A holder's value is "places:expiry in ms:calls waiting"; expired ones are dropped as met.
+# While other processes have calls waiting, a process takes no more than its fair share of
+# the limit (the limit over the processes that want places), so a process that gives a
+# place back and takes it again at once cannot starve one that started later.
 # Returns {taken (1 or 0), places held in the fleet, the limit, processes holding places}.
 _HOLD = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local proc, want, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local waiting = tonumber(ARGV[8])
 local flat = redis.call('HGETALL', KEYS[1])
-local others, mine, procs = 0, 0, 0
+local others, mine, holding, wanting = 0, 0, 0, 0
 for i = 1, #flat, 2 do
-  local places, expiry = string.match(flat[i + 1], '^(%d+):(%d+)$')
-  places, expiry = tonumber(places), tonumber(expiry)
+  local places, expiry, queued = string.match(flat[i + 1], '^(%d+):(%d+):?(%d*)$')
+  places, expiry, queued = tonumber(places), tonumber(expiry), tonumber(queued) or 0
   if places == nil or expiry < now then
     redis.call('HDEL', KEYS[1], flat[i])
   elseif flat[i] == proc then
     mine = places
   else
     others = others + places
-    procs = procs + 1
+    if places > 0 then holding = holding + 1 end
+    if queued > 0 then wanting = wanting + 1 end
   end
 end
 local value = tonumber(redis.call('HGET', KEYS[2], 'value') or ARGV[4])
@@ -76,24 +81,22 @@ if redis.call('HSETNX', KEYS[2], 'value', ARGV[4]) == 1 then  -- the first: its 
   redis.call('PEXPIRE', KEYS[2], ARGV[7])
 end
 local limit = math.floor(value)
-local ok = ARGV[5] == '1' or want <= mine or others + want <= limit
+local share = math.ceil(limit / (wanting + 1))
+local ok = ARGV[5] == '1' or want <= mine
+  or (others + want <= limit and (wanting == 0 or want <= share))
 local held = mine
-if ok then
-  held = want
-  if want > 0 then
-    redis.call('HSET', KEYS[1], proc, string.format('%d:%d', want, now + lease))
-  else
-    redis.call('HDEL', KEYS[1], proc)
-  end
+if ok then held = want end
+if held > 0 or waiting > 0 then
+  redis.call('HSET', KEYS[1], proc, string.format('%d:%d:%d', held, now + lease, waiting))
   redis.call('PEXPIRE', KEYS[1], lease * 20)
-  if want < mine then
-    redis.call('PUBLISH', ARGV[6], want)
-  end
+else
+  redis.call('HDEL', KEYS[1], proc)
 end
-if held > 0 then
-  procs = procs + 1
+if held < mine then
+  redis.call('PUBLISH', ARGV[6], held)
 end
-return {ok and 1 or 0, others + held, limit, procs}
+if held > 0 then holding = holding + 1 end
+return {ok and 1 or 0, others + held, limit, holding}
 """
 
 _STATE_TTL_MS = 7 * 24 * 3600 * 1000  # a learned capacity is kept for a week of disuse
@@ -210,7 +213,8 @@ class SharedAdaptiveLimit(AdaptiveLimit):
         self._started()
         if self._local:
             return super()._admit()
-        return self._call_hold(self._active + 1)
+        # the call asking is waiting for a place too, queued or not
+        return self._call_hold(self._active + 1, waiting=max(len(self._waiters), 1))
 
     def _gave_back(self) -> None:
         if not self._local:
@@ -219,7 +223,7 @@ class SharedAdaptiveLimit(AdaptiveLimit):
     def _over(self) -> bool:
         return super()._over() if self._local else self._fleet["in_flight"] > self._limit
 
-    def _call_hold(self, want: int, *, force: bool = False) -> bool:
+    def _call_hold(self, want: int, *, force: bool = False, waiting: int | None = None) -> bool:
         try:
             taken, in_flight, limit, processes = self._hold(
                 keys=[self._holders_key, self._state_key],
@@ -231,6 +235,7 @@ class SharedAdaptiveLimit(AdaptiveLimit):
                     "1" if force else "0",
                     self._channel,
                     _STATE_TTL_MS,
+                    len(self._waiters) if waiting is None else waiting,
                 ],
             )
         except Exception as exc:
@@ -451,7 +456,9 @@ def _keep(ref: weakref.ReferenceType[SharedAdaptiveLimit]) -> None:
                     renewed = time.monotonic()
                 waiting = bool(limit._waiters)
                 limit = None  # not held while listening: the limit may be dropped meanwhile
-                message = pubsub.get_message(timeout=0.005 if waiting else min(every, 0.25))
+                # freed places are told at once; a look every 50 ms finds those of a process
+                # whose lease ran out, which nobody tells
+                message = pubsub.get_message(timeout=0.05 if waiting else min(every, 0.25))
                 limit = ref()
                 if limit is not None and (waiting or message is not None):
                     with limit._lock:
@@ -600,7 +607,7 @@ def fleet_limits(url: str) -> list[dict[str, Any]]:
                 continue
             held = []
             for value in client.hgetall(f"{text}:holders").values():
-                places, _, expiry = value.decode().partition(":")
+                places, expiry, *_ = (value.decode() + ":").split(":")
                 if expiry.isdigit() and int(expiry) >= now and places.isdigit():
                     held.append(int(places))
             found.append(
