@@ -28,8 +28,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def dev_server(timeout: float = 90.0) -> Iterator[str]:
-    """`langgraph dev` serving this repository's langgraph.json; yields its URL."""
+def dev_server(timeout: float = 90.0, **settings: str) -> Iterator[str]:
+    """`langgraph dev` serving this repository's langgraph.json; yields its URL.
+
+    `settings` are more environment variables for the server (they win).
+    """
     env = {
         k: v
         for k, v in os.environ.items()
@@ -42,6 +45,7 @@ def dev_server(timeout: float = 90.0) -> Iterator[str]:
         # else the CLI posts anonymous usage data to the internet on each start
         LANGGRAPH_CLI_NO_ANALYTICS="1",
     )
+    env.update(settings)
     had_state = STATE.exists()
     try:
         yield from _serve(env, timeout)

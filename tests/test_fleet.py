@@ -81,12 +81,15 @@ def shares(server: FakeOpenAIServer, capacity: int) -> tuple[float, float]:
 
 
 class TestAFleet:
-    # The issue's figures: K = 16, 0.4 s an answer, 640 requests, 8 processes.
+    # The issue's figures: K = 16, 640 requests, 8 processes; `make bench` measures them at
+    # 0.4 s an answer (docs/adaptive.md). Here 0.8 s: half the requests a second, so that a
+    # 2-core machine with two CPU burners and three other test workers beside it measures
+    # the limit rather than itself (at 0.4 s it measured 3.0% 429s and 0.84 K there once).
     def test_eight_processes_sharing_one_limit_keep_429s_down_and_use_the_capacity(
         self, redis: RedisServer
     ) -> None:
         capacity, processes, items = 16, 8, 640
-        with FakeOpenAIServer(latency=0.4, capacity=capacity) as server:
+        with FakeOpenAIServer(latency=0.8, capacity=capacity) as server:
             together = fleet(server, processes, items // processes, redis.url)
             shared = shares(server, capacity)
             alone = fleet(server, processes, items // processes, None)
@@ -202,9 +205,9 @@ class TestWithoutRedis:
                 time.sleep(0.05)
         assert [r["status"] for r in out["results"]] == ["ok"] * 300
         assert (seen["before"], seen["during"], limit.shared) == (True, False, True)
-        lost = [r for r in caplog.records if "cannot reach Redis" in r.getMessage()]
-        back = [r for r in caplog.records if "reaches Redis again" in r.getMessage()]
-        assert len(lost) == 1 and len(back) == 1, [r.getMessage() for r in caplog.records]
+        said = [r.getMessage() for r in caplog.records if "'lost'" in r.getMessage()]
+        assert len(said) == 2, said  # earlier tests' limits may say theirs too
+        assert "cannot reach Redis" in said[0] and "reaches Redis again" in said[1]
 
     def test_redis_unreachable_at_start_runs_alone_with_one_warning(
         self, caplog: pytest.LogCaptureFixture
@@ -217,8 +220,8 @@ class TestWithoutRedis:
             out = run_graph(model, limit, 60).invoke({"input": None})
         assert [r["status"] for r in out["results"]] == ["ok"] * 60
         assert not limit.shared and limit.state()["shared"] is False
-        lost = [r for r in caplog.records if "cannot reach Redis" in r.getMessage()]
-        assert len(lost) == 1, [r.getMessage() for r in caplog.records]
+        said = [r.getMessage() for r in caplog.records if "'never'" in r.getMessage()]
+        assert len(said) == 1 and "cannot reach Redis" in said[0], said
 
 
 class TestSettingItUp:
@@ -265,6 +268,7 @@ class TestTheCommandLine:
             limit.rejected(time.perf_counter() - 0.25)
 
         asyncio.run(use())
+        assert limit.flush()  # the fleet is told in the background
         assert main(["limits", "--url", redis.url, "--json"]) == 0
         shown = json.loads(capsys.readouterr().out)
         assert shown == [
@@ -389,6 +393,44 @@ class TestEveryProcessKind:
         # four runs in two processes, four reviewers each: one state counted every call
         assert (limit["successes"], limit["rejections"]) == (16, rejected)
 
+    def test_the_langgraph_server_shares_the_limit_with_a_cli_run(self, redis: RedisServer) -> None:
+        from devserver import dev_server
+        from langgraph_sdk import get_sync_client
+
+        from langgraph_parallel.engine.fleet import fleet_limits
+        from langgraph_parallel.templates import TEMPLATES
+
+        example = TEMPLATES["code-review"].example
+        with FakeOpenAIServer(latency=0.2, capacity=3) as server:
+            settings = {
+                LIMITS_URL_ENV: redis.url,
+                "LANGGRAPH_PARALLEL_MAX_CONCURRENCY": "auto",  # the served templates' option
+                "LANGGRAPH_PARALLEL_MODEL": "openai:fake",
+                "OPENAI_BASE_URL": server.base_url,
+                "OPENAI_API_KEY": "sk-test",
+            }
+            with dev_server(**settings) as url:
+                sdk = get_sync_client(url=url)
+                try:
+                    runs = [sdk.runs.wait(None, "code-review", input=example) for _ in range(2)]
+                finally:
+                    sdk.http.client.close()
+            command = ["run", "code-review", "--json", "--max-concurrency", "auto"]
+            cli = subprocess.run(
+                [sys.executable, "-m", "langgraph_parallel", *command],
+                env={**os.environ, **settings},
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            rejected = server.counts.get(429, 0)
+        assert all(run["output"].startswith("# Code review") for run in runs), runs
+        assert cli.returncode == 0, cli.stderr
+        assert json.loads(cli.stdout)["adaptive_limit"]["shared"] is True
+        (limit,) = fleet_limits(redis.url)
+        # two served runs and one CLI run, four reviewers each, one state
+        assert (limit["successes"], limit["rejections"]) == (12, rejected)
+
     def test_units_on_dask_worker_processes_share_the_limit_they_were_sent(
         self, redis: RedisServer
     ) -> None:
@@ -446,3 +488,20 @@ class TestEveryProcessKind:
         assert server.peak_in_flight == 3  # 8 threads in 2 processes, 3 places in all
         assert max(seen) == 2  # held by both worker processes (this one never took one)
         assert limit.active == 0
+
+
+class TestServedTemplates:
+    def test_the_served_templates_take_max_concurrency_from_the_environment(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from langgraph_parallel.templates._registry import MAX_CONCURRENCY_ENV, served_options
+
+        monkeypatch.delenv(MAX_CONCURRENCY_ENV, raising=False)
+        assert served_options() == {}
+        monkeypatch.setenv(MAX_CONCURRENCY_ENV, "auto")
+        assert served_options() == {"max_concurrency": "auto"}
+        monkeypatch.setenv(MAX_CONCURRENCY_ENV, "8")
+        assert served_options() == {"max_concurrency": 8}
+        monkeypatch.setenv(MAX_CONCURRENCY_ENV, "lots")
+        with pytest.raises(ValueError, match=rf"{MAX_CONCURRENCY_ENV}='lots' is not a choice"):
+            served_options()

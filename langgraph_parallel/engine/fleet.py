@@ -10,28 +10,33 @@ algorithm's state (`limits.Window`) and the places held in Redis, so the fleet l
   background thread; a process that dies gives its places back when its lease runs out.
 - Each success or 429 steps the fleet's state in one Redis transaction (WATCH/MULTI), with
   the server's clock, so a cut happens at most once per round trip across the fleet.
-- A process waiting for a place is woken when another gives one back (Redis pub/sub), and
-  looks again on its own every few milliseconds while it waits.
+- One background thread per process (the keeper) does all the talking with Redis, so no
+  event loop blocks on it (the LangGraph server refuses blocking calls in its loop): a call
+  asking for a place waits, and the keeper takes one in the fleet for it; successes and
+  429s are queued for it. While calls wait, it looks for freed places every 10 ms.
 
 When Redis cannot be reached, the process falls back to an in-process limit at its share of
 the fleet's (one warning in the log) and goes back to the fleet's when Redis answers again.
 Nothing is lost or failed because of it.
 
 ```text
- process A ──take/give back──►  Redis  ◄──take/give back── process B
-   waiters ◄── "freed" ────────  state: the Window (value, slow start, last cut, ...)
-   renews its lease ──────────►  holders: A → "3:<expiry>", B → "5:<expiry>"
+ process A's keeper ──take/give back, renew──►  Redis  ◄── process B's keeper
+   grants A's waiters                           state: the Window (value, slow start, ...)
+   steps the state with A's outcomes ─────────► holders: A → "3:<expiry>:<waiting>", B → ...
 ```
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import math
 import os
 import threading
 import time
 import uuid
 import weakref
+from collections import deque
 from dataclasses import asdict, fields
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,18 +54,19 @@ _log = logging.getLogger("langgraph_parallel.fleet")
 
 # Take (or give back) places: KEYS = holders hash, state hash; ARGV = process, places wanted,
 # lease in ms, the limit to use (and keep) when the state has none yet, "1" to set regardless
-# of the limit (renewing, or coming back after an outage), the channel to tell of freed
-# places, how long the state is kept unused (ms), and how many calls wait in this process.
+# of the limit (renewing, giving back, or coming back after an outage), how long the state
+# is kept unused (ms), and how many calls wait in this process.
 # A holder's value is "places:expiry in ms:calls waiting"; expired ones are dropped as met.
 # While other processes have calls waiting, a process takes no more than its fair share of
 # the limit (the limit over the processes that want places), so a process that gives a
 # place back and takes it again at once cannot starve one that started later.
-# Returns {taken (1 or 0), places held in the fleet, the limit, processes holding places}.
+# Returns {taken (1 or 0), places held in the fleet, the limit, processes holding places,
+# other processes with calls waiting}.
 _HOLD = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local proc, want, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local waiting = tonumber(ARGV[8])
+local waiting = tonumber(ARGV[7])
 local flat = redis.call('HGETALL', KEYS[1])
 local others, mine, holding, wanting = 0, 0, 0, 0
 for i = 1, #flat, 2 do
@@ -78,7 +84,7 @@ for i = 1, #flat, 2 do
 end
 local value = tonumber(redis.call('HGET', KEYS[2], 'value') or ARGV[4])
 if redis.call('HSETNX', KEYS[2], 'value', ARGV[4]) == 1 then  -- the first: its start
-  redis.call('PEXPIRE', KEYS[2], ARGV[7])
+  redis.call('PEXPIRE', KEYS[2], ARGV[6])
 end
 local limit = math.floor(value)
 local share = math.ceil(limit / (wanting + 1))
@@ -92,11 +98,8 @@ if held > 0 or waiting > 0 then
 else
   redis.call('HDEL', KEYS[1], proc)
 end
-if held < mine then
-  redis.call('PUBLISH', ARGV[6], held)
-end
 if held > 0 then holding = holding + 1 end
-return {ok and 1 or 0, others + held, limit, holding}
+return {ok and 1 or 0, others + held, limit, holding, wanting}
 """
 
 _STATE_TTL_MS = 7 * 24 * 3600 * 1000  # a learned capacity is kept for a week of disuse
@@ -133,11 +136,19 @@ class SharedAdaptiveLimit(AdaptiveLimit):
     learned. `adaptive_limit(..., shared=url)` and `LANGGRAPH_PARALLEL_LIMITS_URL` make one
     for you; one per name and URL per process.
 
+    All its talk with Redis happens on one background thread per process (the keeper), so
+    no event loop ever blocks on it: a call asking for a place waits as a waiter, and the
+    keeper grants it; successes and 429s are queued for the keeper to step the fleet's
+    state with.
+
     Args:
         url: The Redis (or Valkey) server, e.g. `redis://localhost:6379/0`.
         name: The limit's name, the same in every process (e.g. the provider's).
-        initial, floor, ceiling, backoff: As `AdaptiveLimit`'s; `initial` only for the
-            first process, when Redis knows nothing of the limit yet.
+        initial: As `AdaptiveLimit`'s, for the first process, when Redis knows nothing of
+            the limit yet.
+        floor: As `AdaptiveLimit`'s.
+        ceiling: As `AdaptiveLimit`'s.
+        backoff: As `AdaptiveLimit`'s.
         lease: Seconds a process's places outlive it if it dies without giving them back.
 
     Raises:
@@ -162,16 +173,21 @@ class SharedAdaptiveLimit(AdaptiveLimit):
         self.lease_seconds = lease
         self._state_key = f"{PREFIX}{{{name}}}"
         self._holders_key = f"{PREFIX}{{{name}}}:holders"
-        self._channel = f"{PREFIX}{{{name}}}:freed"
-        self._fleet = {"in_flight": 0, "processes": 0}
-        self._local = True  # until the first answer from Redis
+        # the fleet at the keeper's last look: places held, processes holding, and other
+        # processes with calls waiting
+        self._fleet = {"in_flight": 0, "processes": 0, "wanting": 0}
+        self._mode = "connecting"  # then "fleet", or "local" while Redis is out of reach
         self._warned = False
+        # places given back, and outcomes told, by callers; and how many of each the keeper
+        # has told the fleet of
+        self._given = self._given_told = 0
+        self._feedback: deque[tuple[bool, float, float]] = deque()  # (429, took, when)
+        self._outcomes = self._outcomes_told = 0
+        self._nudge = threading.Event()
         self._pid = -1
         self._proc = ""
         self._redis: Any = None
         self._hold: Any = None
-        self._thread: threading.Thread | None = None
-        self._wakeup = threading.Event()
         self._connect()
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -188,16 +204,16 @@ class SharedAdaptiveLimit(AdaptiveLimit):
     @property
     def shared(self) -> bool:
         """Whether the fleet's limit is in use now (`False` while Redis cannot be reached)."""
-        return not self._local
+        return self._mode == "fleet"
 
     @property
     def processes(self) -> int:
         """How many processes held places at the last look."""
-        return self._fleet["processes"] if not self._local else 1
+        return self._fleet["processes"] if self.shared else 1
 
     def state(self) -> LimitState:
         """The fleet's limit, places held across the fleet, 429s, and processes holding."""
-        if self._local:
+        if not self.shared:
             return {**super().state(), "shared": False, "processes": 1}
         return {
             "limit": self._limit,
@@ -207,133 +223,198 @@ class SharedAdaptiveLimit(AdaptiveLimit):
             "processes": self._fleet["processes"],
         }
 
-    # -- the places (called by ConcurrencyLimit with the lock held) --
+    # -- what callers do: no Redis here, only the keeper is told (with the lock held) --
 
     def _admit(self) -> bool:
         self._started()
-        if self._local:
+        if self._mode == "local":
             return super()._admit()
-        # the call asking is waiting for a place too, queued or not
-        return self._call_hold(self._active + 1, waiting=max(len(self._waiters), 1))
+        self._nudge.set()  # the keeper asks the fleet, and grants the waiter
+        return False
 
     def _gave_back(self) -> None:
-        if not self._local:
-            self._call_hold(self._active)
+        if self._mode == "local":
+            return
+        wanting = self._fleet["wanting"]
+        if (
+            self._waiters
+            and self._fleet["in_flight"] <= self._limit
+            and (not wanting or self._active < math.ceil(self._limit / (wanting + 1)))
+            and self._hand_over()
+        ):
+            return  # straight to a caller waiting here: the fleet's count is the same
+        self._given += 1
+        self._nudge.set()
+
+    def _wake(self) -> None:
+        if self._mode == "local":
+            super()._wake()
+        elif self._waiters:
+            self._nudge.set()
 
     def _over(self) -> bool:
-        return super()._over() if self._local else self._fleet["in_flight"] > self._limit
-
-    def _call_hold(self, want: int, *, force: bool = False, waiting: int | None = None) -> bool:
-        try:
-            taken, in_flight, limit, processes = self._hold(
-                keys=[self._holders_key, self._state_key],
-                args=[
-                    self._proc,
-                    want,
-                    int(self.lease_seconds * 1000),
-                    int(self._window.value),
-                    "1" if force else "0",
-                    self._channel,
-                    _STATE_TTL_MS,
-                    len(self._waiters) if waiting is None else waiting,
-                ],
-            )
-        except Exception as exc:
-            if not self._redis_error(exc):
-                raise
-            self._go_local(exc)
-            return super()._admit() if want > self._active else True
-        self._fleet = {"in_flight": int(in_flight), "processes": int(processes)}
-        if int(limit) != self._limit:
-            self._limit = int(limit)
-            self._note()
-        return bool(taken)
-
-    # -- the feedback: one transaction on the fleet's state --
+        if self._mode == "local":
+            return super()._over()
+        return self._fleet["in_flight"] > self._limit
 
     def succeeded(self, sent_at: float) -> None:
         """A call sent at `sent_at` (`time.perf_counter()`) succeeded: step the fleet's state."""
-        if self._local or not self._step(sent_at, rejected=False):
+        if self._mode == "local":
             super().succeeded(sent_at)
+        else:
+            self._tell(False, sent_at)
 
     def rejected(self, sent_at: float, retry_after: float | None = None) -> float:
         """A call sent at `sent_at` was rejected (429): step the fleet's state.
 
-        Returns the wait before sending it again, as `AdaptiveLimit.rejected` does.
+        Returns the wait before sending it again, as `AdaptiveLimit.rejected` does (the
+        round trip the fleet last measured).
         """
-        if not self._local:
-            rtt = self._step(sent_at, rejected=True)
-            if rtt:
-                return retry_after if retry_after is not None else rtt
-        return super().rejected(sent_at, retry_after)
+        if self._mode == "local":
+            return super().rejected(sent_at, retry_after)
+        self._tell(True, sent_at)
+        return retry_after if retry_after is not None else self._window.rtt or 0.05
 
-    def _step(self, sent_at: float, *, rejected: bool) -> float:
-        """Step the fleet's window; the round trip it holds (0.0 when Redis failed)."""
+    def _tell(self, rejected: bool, sent_at: float) -> None:
+        now = time.perf_counter()
+        with self._lock:
+            self._feedback.append((rejected, now - sent_at, now))
+            self._outcomes += 1
+        self._nudge.set()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until the fleet has been told of every outcome and place given back so far.
+
+        The keeper tells Redis in the background; call this before reading the fleet's
+        state from elsewhere, or before a short-lived process exits (it runs at exit too).
+        Returns whether everything was told (or the limit is local, with nothing to tell).
+        """
+        outcomes, given = self._outcomes, self._given
+        deadline = time.monotonic() + timeout
+        while self._mode != "local" and (
+            self._outcomes_told < outcomes or self._given_told < given
+        ):
+            if time.monotonic() >= deadline:
+                return False
+            self._nudge.set()
+            time.sleep(0.005)
+        return True
+
+    def _started(self) -> None:
+        """Give this process its holder's name and its keeper (again in a forked child)."""
+        if self._pid == os.getpid():
+            return
+        forked = self._pid != -1
+        self._pid, self._proc = os.getpid(), f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        if forked:  # a child holds none of its parent's places, and has none of its callers
+            self._active = 0
+            self._waiters.clear()
+            self._feedback.clear()
+            self._outcomes = self._outcomes_told = self._given = self._given_told = 0
+            self._mode = "connecting"
+        _made.add(self)
+        threading.Thread(
+            target=_keep, args=(weakref.ref(self),), name=f"lgp-limit-{self.name}", daemon=True
+        ).start()
+
+    # -- the keeper's side: the only code that talks to Redis --
+
+    def _call_hold(self, want: int, *, force: bool, waiting: int) -> bool:
+        """Set this process's places in the fleet to `want` (if the fleet allows it)."""
+        taken, in_flight, limit, processes, wanting = self._hold(
+            keys=[self._holders_key, self._state_key],
+            args=[
+                self._proc,
+                want,
+                int(self.lease_seconds * 1000),
+                int(self._window.value),
+                "1" if force else "0",
+                _STATE_TTL_MS,
+                waiting,
+            ],
+        )
+        self._fleet = {
+            "in_flight": int(in_flight),
+            "processes": int(processes),
+            "wanting": int(wanting),
+        }
+        with self._lock:
+            if int(limit) != self._limit:
+                self._limit = int(limit)
+                self._note()
+        return bool(taken)
+
+    def _sync(self) -> None:
+        """Tell the fleet the places this process holds now, and renew their lease."""
+        with self._lock:
+            active, waiting, given = self._active, len(self._waiters), self._given
+        self._call_hold(active, force=True, waiting=waiting)
+        self._given_told = given
+
+    def _take_for_waiters(self) -> None:
+        """Take places in the fleet for this process's waiters, while the fleet allows."""
+        while True:
+            with self._lock:
+                active, waiting = self._active, len(self._waiters)
+            if not waiting or not self._call_hold(active + 1, force=False, waiting=waiting):
+                return
+            with self._lock:
+                if not (self._waiters and self._active == active and self._hand_over()):
+                    self._given += 1  # a caller left, or gave one back: tell the fleet afresh
+                    return
+
+    def _step_all(self) -> None:
+        """Step the fleet's state with each success and 429 told since the last time."""
+        while self._feedback:
+            rejected, took, _ = self._feedback.popleft()
+            self._step(took, rejected=rejected)
+            self._outcomes_told += 1
+
+    def _step(self, took: float, *, rejected: bool) -> None:
+        """Step the fleet's window with one call's outcome, in one transaction."""
         import redis
 
-        took = time.perf_counter() - sent_at
-        try:
-            with self._redis.pipeline() as pipe:
-                while True:
-                    try:
-                        pipe.watch(self._state_key)
-                        stored = pipe.hgetall(self._state_key)
-                        seconds, micros = pipe.time()
-                        now = seconds + micros / 1e6
-                        window = self._load(stored)
-                        before = window.value
-                        with self._lock:
-                            active = max(self._fleet["in_flight"], self._active)
-                        if rejected:
-                            rtt = window.rejected(now, now - took)
-                        else:
-                            window.succeeded(now, now - took, active)
-                            rtt = window.rtt or took
-                        pipe.multi()
-                        pipe.hset(self._state_key, mapping=_dump(window))
-                        pipe.pexpire(self._state_key, _STATE_TTL_MS)
-                        if int(window.value) > int(before):
-                            pipe.publish(self._channel, "grew")  # waiters may go
-                        pipe.execute()
-                        break
-                    except redis.WatchError:
-                        continue
-        except Exception as exc:
-            if not self._redis_error(exc):
-                raise
-            with self._lock:
-                self._go_local(exc)
-            return 0.0
+        with self._redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(self._state_key)
+                    stored = pipe.hgetall(self._state_key)
+                    seconds, micros = pipe.time()
+                    now = seconds + micros / 1e6
+                    window = self._load(stored)
+                    if rejected:
+                        window.rejected(now, now - took)
+                    else:
+                        active = max(self._fleet["in_flight"], self._active)
+                        window.succeeded(now, now - took, active)
+                    pipe.multi()
+                    pipe.hset(self._state_key, mapping=_dump(window))
+                    pipe.pexpire(self._state_key, _STATE_TTL_MS)
+                    pipe.execute()
+                    break
+                except redis.WatchError:
+                    continue
         with self._lock:
             self._window = window
             self._follow(always=rejected)
-        return max(rtt, 1e-6)
 
     def _load(self, stored: dict[bytes, bytes]) -> Window:
         """The fleet's window from its hash; this process's when the fleet has none yet."""
-        if not stored:
-            return Window(**asdict(self._window))
         given = {k.decode(): v.decode() for k, v in stored.items()}
-        kinds = {f.name: f.type for f in fields(Window)}
         values: dict[str, Any] = {}
-        for key, kind in kinds.items():
-            text = given.get(key)
-            if key in ("floor", "ceiling", "backoff"):
-                values[key] = getattr(self._window, key)  # this process's settings
-            elif text is None or text == "":
-                values[key] = None if "None" in str(kind) else getattr(self._window, key)
-            elif "bool" in str(kind):
-                values[key] = text == "1"
-            elif "int" in str(kind):
-                values[key] = int(text)
+        for field in fields(Window):
+            text, kind = given.get(field.name), str(field.type)
+            if field.name in ("floor", "ceiling", "backoff") or not text:
+                values[field.name] = getattr(self._window, field.name)  # this process's
+            elif kind == "bool":
+                values[field.name] = text == "1"
+            elif kind == "int":
+                values[field.name] = int(text)
             else:
-                values[key] = float(text)
+                values[field.name] = float(text)
         window = Window(**values)
-        window.floor, window.ceiling = self.floor, self.ceiling
         window._set(window.value)  # within this process's floor and ceiling
         return window
-
-    # -- Redis, and living without it --
 
     def _connect(self) -> None:
         import redis
@@ -341,7 +422,7 @@ class SharedAdaptiveLimit(AdaptiveLimit):
         from redis.retry import Retry
 
         # One retry at once, on a fresh connection (a pooled one may predate a restart of
-        # the server); then the caller falls back, rather than block a loop for seconds.
+        # the server); then the keeper falls back rather than wait.
         self._redis = redis.Redis.from_url(
             self.url,
             socket_connect_timeout=1.0,
@@ -351,48 +432,35 @@ class SharedAdaptiveLimit(AdaptiveLimit):
         )
         self._hold = self._redis.register_script(_HOLD)
 
-    def _started(self) -> None:
-        """Make sure this process has its holder's name and its lease-keeping thread."""
-        if self._pid == os.getpid():
-            return
-        self._pid, self._proc = os.getpid(), f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
-        self._active = 0  # a forked child holds none of its parent's places
-        self._waiters.clear()
-        self._local = not self._reachable()
-        if self._local:
-            self._go_local(None)
-        self._thread = threading.Thread(
-            target=_keep, args=(weakref.ref(self),), name=f"lgp-limit-{self.name}", daemon=True
-        )
-        self._thread.start()
-
     def _reachable(self) -> bool:
         try:
             self._redis.ping()
         except Exception as exc:
-            if not self._redis_error(exc):
+            if not _redis_error(exc):
                 raise
             return False
         return True
 
-    @staticmethod
-    def _redis_error(exc: BaseException) -> bool:
-        import redis
-
-        return isinstance(exc, (redis.ConnectionError, redis.TimeoutError, OSError))
-
     def _go_local(self, exc: BaseException | None) -> None:
         """Redis is gone: limit this process alone, at its share of the fleet's limit."""
-        if self._local and self._warned:
-            return
-        self._redis.connection_pool.disconnect()  # none of them is any use now
-        share = max(self._limit // max(self._fleet["processes"], 1), self.floor)
-        self._window.value = float(share)
-        self._window._set(self._window.value)
-        self._local = True
-        if int(self._window.value) != self._limit:  # waiters are woken by the lease keeper
+        self._redis.connection_pool.disconnect()  # none of its connections is any use now
+        with self._lock:
+            if self._mode == "local":
+                return
+            share = max(self._limit // max(self._fleet["processes"], 1), self.floor)
+            self._window.value = float(share)
+            self._window._set(self._window.value)
+            self._mode = "local"
             self._limit = int(self._window.value)
             self._note()
+            told, self._feedback = list(self._feedback), deque()
+            self._outcomes_told += len(told)
+            super()._wake()
+        for rejected, took, when in told:  # what the fleet was not told, told here
+            if rejected:
+                super().rejected(when - took)
+            else:
+                super().succeeded(when - took)
         if not self._warned:
             self._warned = True
             _log.warning(
@@ -405,79 +473,75 @@ class SharedAdaptiveLimit(AdaptiveLimit):
             )
 
     def _come_back(self) -> None:
-        """Redis answers again: hand it this process's places and use the fleet's limit."""
+        """Redis answers: hand it this process's places and use the fleet's limit."""
+        self._sync()  # places held now count in the fleet, whatever its limit
         with self._lock:
-            if not self._local:
-                return
-            self._local = False
-            if not self._call_hold(self._active, force=True):
-                return
+            self._mode = "fleet"
+        if self._warned:
             self._warned = False
             _log.warning("the shared limit %r reaches Redis again", self.name)
-            self._wake()
 
-    def _renew(self) -> None:
-        """Renew this process's lease on its places, and hand freed places to waiters."""
-        with self._lock:
-            if not self._local:
-                self._call_hold(self._active, force=True)
-            self._wake()
+
+_made: weakref.WeakSet[SharedAdaptiveLimit] = weakref.WeakSet()
+"""The shared limits in use in this process, for telling the fleet what is left at exit."""
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for limit in list(_made):
+        limit.flush(timeout=2.0)
+
+
+def _redis_error(exc: BaseException) -> bool:
+    """Whether `exc` says Redis is out of reach (as opposed to a bug)."""
+    import redis
+
+    return isinstance(exc, (redis.ConnectionError, redis.TimeoutError, OSError))
 
 
 def _keep(ref: weakref.ReferenceType[SharedAdaptiveLimit]) -> None:
-    """The lease keeper: renew the lease, listen for freed places, reconnect after a loss.
+    """The keeper: connect, grant waiters, step the fleet's state, renew the lease.
 
-    It holds the limit only by a weak reference, and ends when the limit is gone.
+    It holds the limit only by a weak reference between rounds, and ends when the limit is
+    gone or the process has forked (the child starts its own).
     """
     limit = ref()
     if limit is None:
         return
     pid, every = limit._pid, limit.lease_seconds / 3
-    pubsub: Any = None
-    renewed = 0.0
+    nudge = limit._nudge
+    renewed = tried = -math.inf
     del limit
-    try:
-        while True:
-            limit = ref()
-            if limit is None or limit._pid != pid or pid != os.getpid():
-                return
-            try:
-                if limit._local:
-                    if not limit._reachable():
-                        limit = None
-                        time.sleep(min(every, 1.0))
-                        continue
+    while True:
+        limit = ref()
+        if limit is None or limit._pid != pid:
+            return
+        nudge.clear()
+        pause = every
+        try:
+            if limit._mode != "fleet" and time.monotonic() - tried >= 1.0:
+                tried = time.monotonic()
+                if limit._reachable():
                     limit._come_back()
-                if pubsub is None:
-                    pubsub = limit._redis.pubsub(ignore_subscribe_messages=True)
-                    pubsub.subscribe(limit._channel)
-                if time.monotonic() - renewed >= every:
-                    limit._renew()
                     renewed = time.monotonic()
-                waiting = bool(limit._waiters)
-                limit = None  # not held while listening: the limit may be dropped meanwhile
-                # freed places are told at once; a look every 50 ms finds those of a process
-                # whose lease ran out, which nobody tells
-                message = pubsub.get_message(timeout=0.05 if waiting else min(every, 0.25))
-                limit = ref()
-                if limit is not None and (waiting or message is not None):
-                    with limit._lock:
-                        limit._wake()
-            except Exception as exc:
-                limit = ref()
-                if limit is None:
-                    return
-                if not limit._redis_error(exc):
-                    raise
-                with limit._lock:
-                    limit._go_local(exc)
-                if pubsub is not None:
-                    pubsub.close()
-                    pubsub = None
-            limit = None
-    finally:
-        if pubsub is not None:
-            pubsub.close()
+                elif limit._mode == "connecting":
+                    limit._go_local(None)
+            if limit._mode == "fleet":
+                limit._step_all()
+                if limit._given_told < limit._given or time.monotonic() - renewed >= every:
+                    limit._sync()
+                    renewed = time.monotonic()
+                limit._take_for_waiters()
+                # a place freed in another process is not told: look again soon
+                pause = 0.01 if limit._waiters else every
+            else:
+                pause = 1.0
+        except Exception as exc:
+            if not _redis_error(exc):
+                raise
+            limit._go_local(exc)
+        limit = None
+        nudge.wait(pause)
 
 
 def _redacted(url: str) -> str:

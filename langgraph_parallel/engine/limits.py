@@ -163,15 +163,23 @@ class ConcurrencyLimit:
     def _wake(self) -> None:
         """Hand free places to waiters, first come first served (call with the lock held)."""
         while self._waiters and self._admit():
-            waiter = self._waiters.popleft()
-            if isinstance(waiter, concurrent.futures.Future):
-                waiter.set_result(None)
-            else:
-                try:
-                    waiter.get_loop().call_soon_threadsafe(self._grant, waiter)
-                except RuntimeError:  # the waiter's event loop has closed
-                    continue
-            self._take()
+            self._hand_over()
+
+    def _hand_over(self) -> bool:
+        """Give the longest waiter a place (with the lock held; a waiter must be queued).
+
+        Returns whether a place was taken for it (not when its event loop has closed).
+        """
+        waiter = self._waiters.popleft()
+        if isinstance(waiter, concurrent.futures.Future):
+            waiter.set_result(None)
+        else:
+            try:
+                waiter.get_loop().call_soon_threadsafe(self._grant, waiter)
+            except RuntimeError:  # the waiter's event loop has closed
+                return False
+        self._take()
+        return True
 
     def _take(self) -> None:
         self._active += 1

@@ -4,8 +4,26 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
+
+MAX_CONCURRENCY_ENV = "LANGGRAPH_PARALLEL_MAX_CONCURRENCY"
+"""The served templates' `max_concurrency` (a number, or `auto`), as `langgraph dev` and the
+LangGraph server build them; with `LANGGRAPH_PARALLEL_LIMITS_URL` too, `auto` is the fleet's."""
+
+
+def served_options() -> dict[str, Any]:
+    """The options a template's default graph is built with, from the environment."""
+    value = os.environ.get(MAX_CONCURRENCY_ENV, "").strip()
+    if not value:
+        return {}
+    if value != "auto" and not (value.isdigit() and int(value) > 0):
+        raise ValueError(
+            f"{MAX_CONCURRENCY_ENV}={value!r} is not a choice; set a positive whole number, "
+            "or auto (find the provider's capacity from its 429s)"
+        )
+    return {"max_concurrency": value if value == "auto" else int(value)}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from langgraph_parallel.graphs import MaxConcurrency, ParallelStateGraph
 from langgraph_parallel.models import ModelLike, structured_output
 from langgraph_parallel.state import VoteOutcome
 from langgraph_parallel.templates._answers import template_model
+from langgraph_parallel.templates._registry import served_options
 
 LABELS = ["positive", "negative", "neutral"]
 
@@ -87,4 +88,4 @@ def build(
     )
 
 
-graph = build().compile(name="classify-vote")
+graph = build(**served_options()).compile(name="classify-vote")

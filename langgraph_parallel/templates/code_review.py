@@ -12,6 +12,7 @@ from langgraph_parallel.graphs import MaxConcurrency, ParallelStateGraph
 from langgraph_parallel.models import ModelLike
 from langgraph_parallel.nodes import llm_node
 from langgraph_parallel.templates._answers import template_model
+from langgraph_parallel.templates._registry import served_options
 
 DIMENSIONS = {
     "security": "injection, secrets, unsafe deserialisation, missing input validation",
@@ -85,4 +86,4 @@ def build(
     )
 
 
-graph = build().compile(name="code-review")
+graph = build(**served_options()).compile(name="code-review")

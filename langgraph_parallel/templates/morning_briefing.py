@@ -18,6 +18,7 @@ from langgraph_parallel.graphs import MaxConcurrency, ParallelStateGraph
 from langgraph_parallel.models import ModelLike
 from langgraph_parallel.templates import _simulated
 from langgraph_parallel.templates._briefing import briefing_writer, join
+from langgraph_parallel.templates._registry import served_options
 
 Source = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -64,4 +65,4 @@ def build(
     )
 
 
-graph = build().compile(name="morning-briefing")
+graph = build(**served_options()).compile(name="morning-briefing")

@@ -15,6 +15,7 @@ from langgraph_parallel import create_orchestrator_graph
 from langgraph_parallel.graphs import MaxConcurrency, ParallelStateGraph
 from langgraph_parallel.nodes import merge_dedupe
 from langgraph_parallel.templates import _simulated
+from langgraph_parallel.templates._registry import served_options
 
 MAX_QUERIES = 50
 """The most queries one run takes."""
@@ -62,4 +63,4 @@ def build(
     )
 
 
-graph = build().compile(name="multi-search")
+graph = build(**served_options()).compile(name="multi-search")

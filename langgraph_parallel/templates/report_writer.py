@@ -14,6 +14,7 @@ from langgraph_parallel.models import ModelLike, structured_output
 from langgraph_parallel.nodes import llm_node
 from langgraph_parallel.nodes.llm import prompt_messages
 from langgraph_parallel.templates._answers import template_model
+from langgraph_parallel.templates._registry import served_options
 
 MAX_SECTIONS = 20
 """The most sections a report may have."""
@@ -95,4 +96,4 @@ def build(
     )
 
 
-graph = build().compile(name="report-writer")
+graph = build(**served_options()).compile(name="report-writer")
