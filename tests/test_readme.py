@@ -4,6 +4,7 @@ links and imports resolve, commands are the real ones, and the README stays shor
 from __future__ import annotations
 
 import functools
+import json
 import re
 import sys
 from pathlib import Path
@@ -334,3 +335,45 @@ def test_every_shell_line_of_the_readme_runs_as_copied(command: str, tmp_path: P
     )
     assert done.returncode == 0, f"{command!r}:\n{done.stderr[-2000:]}"
     assert done.stdout.strip()
+
+
+def _local_server_runs() -> list[str]:
+    """The README's `run` lines, and `run TEMPLATE` for every template, as a reader types them."""
+    from langgraph_parallel.templates import TEMPLATES
+
+    written = [c for c in README_SHELL if " run " in f" {c} " and "--help" not in c]
+    return written + [f".venv/bin/langgraph-parallel run {name} --json" for name in TEMPLATES]
+
+
+@pytest.mark.parametrize("command", _local_server_runs())
+def test_the_readmes_runs_work_with_a_local_server_that_ignores_structured_output(
+    command: str, tmp_path: Path
+) -> None:
+    """The README: set `OPENAI_BASE_URL` for a local OpenAI-compatible server. One that
+    ignores `response_format` and tools, as many local servers do, runs every template
+    through the installed command, as copied."""
+    import os
+    import shlex
+    import subprocess
+
+    from langgraph_parallel.testing import FakeOpenAIServer
+
+    words = shlex.split(command)
+    script = Path(sys.executable).parent / Path(words[0]).name  # this run's .venv
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LANGGRAPH_PAR"))}
+    with FakeOpenAIServer(latency=0.0, structured="ignored") as server:
+        done = subprocess.run(
+            [str(script), *words[1:], "--db", str(tmp_path / "t.sqlite")],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env={**env, "OPENAI_BASE_URL": server.base_url},
+        )
+        asked = server.count
+    assert done.returncode == 0, f"{command!r}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    if "--json" in words:  # every branch's outcome, not only the exit status
+        doc = json.loads(done.stdout)
+        assert doc["error"] is None and all(b["status"] == "ok" for b in doc["branches"]), doc
+    if "multi-search" not in command:  # the one template without a model
+        assert f"gpt-4o-mini at {server.base_url}" in done.stdout and asked > 0, done.stdout
