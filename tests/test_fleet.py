@@ -224,6 +224,30 @@ class TestWithoutRedis:
         assert len(said) == 1 and "cannot reach Redis" in said[0], said
 
 
+class TestAKeeperThatFails:
+    def test_no_caller_is_left_waiting_for_it(
+        self, redis: RedisServer, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level(logging.WARNING, logger="langgraph_parallel.fleet")
+        limit = SharedAdaptiveLimit(redis.url, name="broken", initial=2)
+
+        def broken() -> None:
+            raise RuntimeError("a bug in the keeper")
+
+        limit._take_for_waiters = broken  # type: ignore[method-assign]
+
+        async def take_and_give_back() -> int:
+            for _ in range(5):
+                await limit.acquire()
+                limit.release()
+            return limit.active
+
+        assert asyncio.run(asyncio.wait_for(take_and_give_back(), 60)) == 0
+        assert not limit.shared  # the process limits itself alone from then on
+        said = [r.getMessage() for r in caplog.records if "'broken'" in r.getMessage()]
+        assert said[0] == "the shared limit 'broken''s keeper failed", said
+
+
 class TestSettingItUp:
     def test_the_environment_makes_every_auto_limit_the_fleets(
         self, redis: RedisServer, monkeypatch: pytest.MonkeyPatch

@@ -537,8 +537,8 @@ def _keep(ref: weakref.ReferenceType[SharedAdaptiveLimit]) -> None:
             else:
                 pause = 1.0
         except Exception as exc:
-            if not _redis_error(exc):
-                raise
+            if not _redis_error(exc):  # a bug: no caller may wait for a keeper that died
+                _log.exception("the shared limit %r's keeper failed", limit.name)
             limit._go_local(exc)
         limit = None
         nudge.wait(pause)
