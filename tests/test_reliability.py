@@ -216,3 +216,13 @@ def test_a_branch_error_never_keeps_a_secret_from_the_environment(
 
     graph = create_fanout_graph({"leaky": leaky}, lambda s: s["results"][0]["error"]).compile()
     assert graph.invoke({"input": None})["output"]["message"] == "denied for key ***"
+
+
+def test_redaction_masks_the_passwords_in_urls() -> None:
+    from langgraph_parallel.engine.redact import redact
+
+    assert redact("redis://:hunter22@cache:6379/0") == "redis://:***@cache:6379/0"
+    assert redact("at postgresql://app:s3cret@db/app now") == "at postgresql://app:***@db/app now"
+    assert redact("http://localhost:8080/v1 and redis://cache:6379") == (
+        "http://localhost:8080/v1 and redis://cache:6379"  # no user, nothing to mask
+    )

@@ -42,6 +42,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from langgraph_parallel.engine.limits import AdaptiveLimit, Window, named_limit
+from langgraph_parallel.engine.redact import redact
 from langgraph_parallel.state.records import LimitState
 
 LIMITS_URL_ENV = "LANGGRAPH_PARALLEL_LIMITS_URL"
@@ -113,7 +114,8 @@ def check_url(url: str, what: str = "shared") -> str:
         or (parts.scheme == "unix" and parts.path)
     ):
         raise ValueError(
-            f"{what}={url!r} is not a Redis URL; pass one like redis://localhost:6379/0 "
+            f"{what}={redact(repr(url))} is not a Redis URL; pass one like "
+            "redis://localhost:6379/0 "
             f"(or set {LIMITS_URL_ENV} to one)"
         )
     try:
@@ -205,11 +207,6 @@ class SharedAdaptiveLimit(AdaptiveLimit):
     def shared(self) -> bool:
         """Whether the fleet's limit is in use now (`False` while Redis cannot be reached)."""
         return self._mode == "fleet"
-
-    @property
-    def processes(self) -> int:
-        """How many processes held places at the last look."""
-        return self._fleet["processes"] if self.shared else 1
 
     def state(self) -> LimitState:
         """The fleet's limit, places held across the fleet, 429s, and processes holding."""
@@ -400,21 +397,7 @@ class SharedAdaptiveLimit(AdaptiveLimit):
 
     def _load(self, stored: dict[bytes, bytes]) -> Window:
         """The fleet's window from its hash; this process's when the fleet has none yet."""
-        given = {k.decode(): v.decode() for k, v in stored.items()}
-        values: dict[str, Any] = {}
-        for field in fields(Window):
-            text, kind = given.get(field.name), str(field.type)
-            if field.name in ("floor", "ceiling", "backoff") or not text:
-                values[field.name] = getattr(self._window, field.name)  # this process's
-            elif kind == "bool":
-                values[field.name] = text == "1"
-            elif kind == "int":
-                values[field.name] = int(text)
-            else:
-                values[field.name] = float(text)
-        window = Window(**values)
-        window._set(window.value)  # within this process's floor and ceiling
-        return window
+        return _loaded({k.decode(): v.decode() for k, v in stored.items()}, self._window)
 
     def _connect(self) -> None:
         import redis
@@ -467,7 +450,7 @@ class SharedAdaptiveLimit(AdaptiveLimit):
                 "the shared limit %r cannot reach Redis at %s (%s); this process limits "
                 "itself alone, at %d, until Redis answers again",
                 self.name,
-                _redacted(self.url),
+                redact(self.url),
                 exc or "no answer",
                 self._limit,
             )
@@ -544,13 +527,6 @@ def _keep(ref: weakref.ReferenceType[SharedAdaptiveLimit]) -> None:
         nudge.wait(pause)
 
 
-def _redacted(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@")
-    return url
-
-
 def adaptive_limit(
     provider: str,
     *,
@@ -617,8 +593,8 @@ def shared_adaptive_limit(url: str, name: str, **settings: Any) -> SharedAdaptiv
     limit: SharedAdaptiveLimit = named_limit(name, SharedAdaptiveLimit, make)
     if limit.url != url:
         raise ValueError(
-            f"the limit named {name!r} is already shared through {_redacted(limit.url)}, "
-            f"not {_redacted(url)}; give this one another name"
+            f"the limit named {name!r} is already shared through {redact(limit.url)}, "
+            f"not {redact(url)}; give this one another name"
         )
     return limit
 
@@ -633,6 +609,27 @@ def fleet_url() -> str | None:
     return check_url(url, LIMITS_URL_ENV) if url else None
 
 
+def _loaded(stored: dict[str, str], base: Window) -> Window:
+    """A window from its hash, as `_dump` wrote it.
+
+    Its settings (floor, ceiling, backoff), and the fields the hash lacks, are `base`'s.
+    """
+    values: dict[str, Any] = {}
+    for field in fields(Window):
+        text, kind = stored.get(field.name), str(field.type)
+        if field.name in ("floor", "ceiling", "backoff") or not text:
+            values[field.name] = getattr(base, field.name)
+        elif kind == "bool":
+            values[field.name] = text == "1"
+        elif kind == "int":
+            values[field.name] = int(text)
+        else:
+            values[field.name] = float(text)
+    window = Window(**values)
+    window._set(window.value)  # within base's floor and ceiling
+    return window
+
+
 def _dump(window: Window) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in asdict(window).items():
@@ -645,6 +642,10 @@ def _dump(window: Window) -> dict[str, str]:
         else:
             out[key] = repr(value)
     return out
+
+
+_FRESH = Window.start(initial=1, floor=1, ceiling=None, backoff=0.9)
+"""What a limit's hash that holds only its first value stands for: slow start, nothing told."""
 
 
 def fleet_limits(url: str) -> list[dict[str, Any]]:
@@ -674,16 +675,17 @@ def fleet_limits(url: str) -> list[dict[str, Any]]:
                 places, expiry, *_ = (value.decode() + ":").split(":")
                 if expiry.isdigit() and int(expiry) >= now and places.isdigit():
                     held.append(int(places))
+            window = _loaded(state, _FRESH)
             found.append(
                 {
                     "name": text[len(PREFIX) + 1 : -1],
-                    "limit": int(float(state["value"])),
+                    "limit": int(window.value),
                     "in_flight": sum(held),
                     "processes": sum(1 for places in held if places > 0),
-                    "rejections": int(state.get("rejections") or 0),
-                    "successes": int(state.get("successes") or 0),
-                    "round_trip": float(state["rtt"]) if state.get("rtt") else None,
-                    "slow_start": state.get("slow_start") == "1",
+                    "rejections": window.rejections,
+                    "successes": window.successes,
+                    "round_trip": window.rtt,
+                    "slow_start": window.slow_start,
                 }
             )
         return found

@@ -15,6 +15,8 @@ _PATTERNS = (
         ),
         r"\1\2***",
     ),
+    # the password of a URL's user (redis://:pw@host, postgresql://user:pw@host/db)
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s/:@]*:)[^\s/@]+@"), r"\1***@"),
 )
 
 
@@ -22,7 +24,7 @@ def redact(text: str) -> str:
     """`text` with secrets masked.
 
     Masked are the values of `*_API_KEY`, `*_TOKEN`, `*_SECRET` and `*_PASSWORD` environment
-    variables, and strings shaped like keys or bearer tokens.
+    variables, strings shaped like keys or bearer tokens, and the passwords in URLs.
 
     Example:
         ```python
@@ -30,6 +32,7 @@ def redact(text: str) -> str:
 
         message = "401: Incorrect API key provided: sk-proj-abcdefgh12345678"
         assert redact(message) == "401: Incorrect API key provided: sk-***"
+        assert redact("redis://:hunter22@cache:6379/0") == "redis://:***@cache:6379/0"
         ```
     """
     for name, value in os.environ.items():
