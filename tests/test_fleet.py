@@ -68,6 +68,14 @@ def fleet(
         return [json.loads((Path(folder) / f"p{i}.json").read_text()) for i in range(processes)]
 
 
+def rejected_by_round_trip(server: FakeOpenAIServer) -> list[float]:
+    """When each 429 was answered, in round trips since the first request."""
+    started = min(r.started for r in server.requests)
+    return sorted(
+        round((r.started - started) / server.latency, 1) for r in server.requests if r.status == 429
+    )
+
+
 def shares(server: FakeOpenAIServer, capacity: int) -> tuple[float, float]:
     """(429s / requests, mean in flight / K over the steady part) as the server saw them."""
     counts = server.counts
@@ -92,13 +100,14 @@ class TestAFleet:
         with FakeOpenAIServer(latency=0.8, capacity=capacity) as server:
             together = fleet(server, processes, items // processes, redis.url)
             shared = shares(server, capacity)
+            when = rejected_by_round_trip(server)
             alone = fleet(server, processes, items // processes, None)
             independent = shares(server, capacity)
         for outcome in together + alone:
             assert outcome["statuses"] == ["ok"] * (items // processes)
         assert all(o["limit"]["shared"] for o in together)
         assert not any("shared" in o["limit"] for o in alone)
-        figures = f"shared: {shared}, independent: {independent}"
+        figures = f"shared: {shared} (429s at round trips {when}), independent: {independent}"
         assert shared[0] < 0.03, figures
         assert shared[1] >= 0.85, figures
         assert independent[0] > 2 * shared[0], figures  # learning alone costs 429s
